@@ -1,0 +1,554 @@
+"""The engine: `Value`, its ops, and the backward pass.
+
+Every op is one row of a table holding its forward rule and its *local* derivative side by side.
+The chain rule (upstream x local = downstream) is written exactly once, in `_backprop`.
+
+A node stores its operands in two slots (`_a`, `_b`) and an op parameter in `_arg` instead of a
+tuple: no per-node tuple, no closure, and so no reference cycle — a dropped graph is freed by
+reference counting alone, and the cyclic garbage collector never has to walk it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import numbers
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import Any, Union
+
+Number = Union[int, float]
+Operand = Union["Value", int, float]
+
+_INF = math.inf
+_grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("grad_enabled", default=True)
+
+
+class Value:
+    """A scalar in a computation graph: its `data`, and after `backward()` its `grad`."""
+
+    __slots__ = ("data", "grad", "op", "label", "_a", "_b", "_arg")
+
+    data: float
+    grad: float
+    op: str
+    label: str
+    _a: Value | None
+    _b: Value | None
+    _arg: float | None
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        self.data = _to_float(data, "Value")
+        self.grad = 0.0
+        self.op = ""
+        self.label = label
+        self._a = None
+        self._b = None
+        self._arg = None
+
+    @property
+    def inputs(self) -> tuple[Value, ...]:
+        """The operands this node was computed from (empty for a leaf)."""
+        a, b = self._a, self._b
+        if a is None:
+            return ()
+        return (a,) if b is None else (a, b)
+
+    @property
+    def arg(self) -> float | None:
+        """The op's constant parameter (the exponent of `x ** 2`, leaky_relu's slope), else None."""
+        return self._arg
+
+    def is_leaf(self) -> bool:
+        return self._a is None
+
+    # ---- primitive ops: each is one row of _UNARY / _BINARY below -------------------------------
+    def __add__(self, other: Operand) -> Value:
+        return _binary("+", self, other)
+
+    def __mul__(self, other: Operand) -> Value:
+        return _binary("*", self, other)
+
+    def __pow__(self, other: Operand) -> Value:
+        if isinstance(other, Value):
+            return _binary("**", self, other)
+        return _unary("**", self, _to_float(other, "**"))
+
+    def abs(self) -> Value:
+        return _unary("abs", self)
+
+    def exp(self) -> Value:
+        return _unary("exp", self)
+
+    def log(self) -> Value:
+        return _unary("log", self)
+
+    def sqrt(self) -> Value:
+        return _unary("sqrt", self)
+
+    def sin(self) -> Value:
+        return _unary("sin", self)
+
+    def cos(self) -> Value:
+        return _unary("cos", self)
+
+    def tanh(self) -> Value:
+        return _unary("tanh", self)
+
+    def sigmoid(self) -> Value:
+        return _unary("sigmoid", self)
+
+    def relu(self) -> Value:
+        return _unary("relu", self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Value:
+        return _unary("leaky_relu", self, _to_float(negative_slope, "leaky_relu"))
+
+    def elu(self, alpha: float = 1.0) -> Value:
+        return _unary("elu", self, _to_float(alpha, "elu"))
+
+    def gelu(self) -> Value:
+        return _unary("gelu", self)
+
+    def softplus(self) -> Value:
+        return _unary("softplus", self)
+
+    def erf(self) -> Value:
+        return _unary("erf", self)
+
+    # ---- derived ops: one line each ---------------------------------------------------------------
+    def __neg__(self) -> Value:
+        return self * -1.0
+
+    def __sub__(self, other: Operand) -> Value:
+        return self + (-_lift(other, "-"))
+
+    def __truediv__(self, other: Operand) -> Value:
+        return self * _nonzero(_lift(other, "/"), self) ** -1.0
+
+    def __radd__(self, other: Operand) -> Value:
+        return _lift(other, "+") + self
+
+    def __rsub__(self, other: Operand) -> Value:
+        return _lift(other, "-") - self
+
+    def __rmul__(self, other: Operand) -> Value:
+        return _lift(other, "*") * self
+
+    def __rtruediv__(self, other: Operand) -> Value:
+        return _lift(other, "/") / self
+
+    def __rpow__(self, other: Operand) -> Value:
+        return _lift(other, "**") ** self
+
+    def __abs__(self) -> Value:
+        return self.abs()
+
+    # ---- comparisons act on data; equality and hashing stay by identity --------------------------
+    def __lt__(self, other: Operand) -> bool:
+        return self.data < _data(other, "<")
+
+    def __le__(self, other: Operand) -> bool:
+        return self.data <= _data(other, "<=")
+
+    def __gt__(self, other: Operand) -> bool:
+        return self.data > _data(other, ">")
+
+    def __ge__(self, other: Operand) -> bool:
+        return self.data >= _data(other, ">=")
+
+    __hash__ = object.__hash__
+
+    def __float__(self) -> float:
+        return self.data
+
+    def __repr__(self) -> str:
+        parts = [f"data={self.data!r}", f"grad={self.grad!r}"]
+        if self.op:
+            parts.append(f"op={self.op!r}")
+        if self.label:
+            parts.append(f"label={self.label!r}")
+        return f"Value({', '.join(parts)})"
+
+    # ---- graph-wide operations ------------------------------------------------------------------
+    def backward(self, gradient: float = 1.0) -> None:
+        """Add d self / d node (times `gradient`) to `.grad` of every node in this graph.
+
+        Gradients accumulate: calling it twice leaves exactly twice the gradients.
+        """
+        seed = _to_float(gradient, "backward")
+        order = topological_order(self)
+        grads = _backprop(order, self, seed, create_graph=False)
+        for node in order:
+            node.grad += grads[node]
+
+    def zero_grad(self) -> None:
+        """Set `.grad` to 0 on every node of this graph."""
+        zero_grad(self)
+
+    def detach(self) -> Value:
+        """A new leaf with the same data (and label), cut off from this graph."""
+        return Value(self.data, self.label)
+
+
+# ---- construction helpers ---------------------------------------------------------------------
+def _to_float(x: object, where: str) -> float:
+    """Check that `x` is a real, finite number and return it as a float."""
+    if type(x) is float or type(x) is int:
+        f = float(x)  # an int beyond float range raises OverflowError here
+    elif isinstance(x, numbers.Real) and not isinstance(x, bool):
+        f = float(x)
+    else:
+        raise TypeError(f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
+    if not -_INF < f < _INF:
+        raise ValueError(f"{where}: expected a finite number, got {x!r}")
+    return f
+
+
+def _lift(x: object, op: str) -> Value:
+    """Turn a plain number mixed into an expression into a leaf Value."""
+    if isinstance(x, Value):
+        return x
+    if type(x) is float or type(x) is int or (isinstance(x, numbers.Real) and not isinstance(x, bool)):
+        return Value(x)  # type: ignore[arg-type]
+    raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
+
+
+def _data(x: object, op: str) -> float:
+    return x.data if isinstance(x, Value) else _lift(x, op).data
+
+
+def _nonzero(divisor: Value, dividend: Value) -> Value:
+    if divisor.data == 0.0:
+        raise ZeroDivisionError(f"/: division by zero ({dividend.data!r} / {divisor.data!r})")
+    return divisor
+
+
+_new = object.__new__
+
+
+def _node(data: float, op: str, a: Value, b: Value | None, arg: float | None) -> Value:
+    """A new interior node; under no_grad() a leaf instead, so no graph is recorded."""
+    out: Value = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    if _grad_enabled.get():
+        out.op = op
+        out._a = a
+        out._b = b
+        out._arg = arg
+    else:
+        out.op = ""
+        out._a = out._b = None
+        out._arg = None
+    return out
+
+
+def _checked(op: str, result: float, *operands: float) -> float:
+    # Inputs are finite (Value rejects inf and nan), so a non-finite result is an overflow.
+    if -_INF < result < _INF:
+        return result
+    args = ", ".join(repr(x) for x in operands)
+    raise OverflowError(f"{op}: result overflows a float for input ({args})")
+
+
+def _unary(op: str, x: Value, arg: float | None = None) -> Value:
+    forward = _UNARY[op][0]
+    try:
+        data = forward(x.data, arg)
+    except OverflowError:
+        data = _INF
+    return _node(_checked(op, data, x.data), op, x, None, arg)
+
+
+def _binary(op: str, x: Value, y: Operand) -> Value:
+    if y.__class__ is not Value:
+        y = _lift(y, op)
+    forward = _BINARY[op][0]
+    try:
+        data = forward(x.data, y.data)  # type: ignore[union-attr]
+    except OverflowError:
+        data = _INF
+    return _node(_checked(op, data, x.data, y.data), op, x, y, None)  # type: ignore[union-attr, arg-type]
+
+
+# ---- forward rules with domain checks ---------------------------------------------------------
+def _log(x: float, _: object) -> float:
+    if x <= 0.0:
+        raise ValueError(f"log: input must be > 0, got {x!r}")
+    return math.log(x)
+
+
+def _sqrt(x: float, _: object) -> float:
+    if x < 0.0:
+        raise ValueError(f"sqrt: input must be >= 0, got {x!r}")
+    return math.sqrt(x)
+
+
+def _pow_const(x: float, n: float) -> float:
+    if x == 0.0 and n < 0.0:
+        raise ZeroDivisionError(f"**: 0.0 cannot be raised to the negative power {n!r}")
+    if x < 0.0 and not n.is_integer():
+        raise ValueError(f"**: negative base {x!r} to the non-integer power {n!r} is not real")
+    return x**n
+
+
+def _pow(x: float, y: float) -> float:
+    return _pow_const(x, y)
+
+
+def _sigmoid(x: float, _: object = None) -> float:
+    # Stable for large |x|: never evaluates exp of a large positive number.
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _softplus(x: float, _: object = None) -> float:
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))  # log(1 + e^x) without overflow
+
+
+def _elu(x: float, alpha: float) -> float:
+    return x if x > 0.0 else alpha * math.expm1(x)
+
+
+def _gelu(x: float, _: object) -> float:
+    return 0.5 * x * (1.0 + math.erf(x * _SQRT1_2))
+
+
+_SQRT1_2 = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+# ---- local derivatives: `m` is math on floats, or the same functions on Values -----------------
+class FloatMath:
+    """The functions local derivatives call, on floats (for a plain backward pass)."""
+
+    exp = staticmethod(math.exp)
+    log = staticmethod(math.log)
+    sin = staticmethod(math.sin)
+    cos = staticmethod(math.cos)
+    erf = staticmethod(math.erf)
+    sigmoid = staticmethod(_sigmoid)
+
+
+class ValueMath:
+    """The same functions on Values, so a backward pass can itself be differentiated."""
+
+    exp = staticmethod(Value.exp)
+    log = staticmethod(Value.log)
+    sin = staticmethod(Value.sin)
+    cos = staticmethod(Value.cos)
+    erf = staticmethod(Value.erf)
+    sigmoid = staticmethod(Value.sigmoid)
+
+
+def _d_pow_const(x: Any, out: Any, n: float, m: Any) -> Any:
+    if n == 0.0:
+        return 0.0
+    if float(x) == 0.0 and n < 1.0:
+        raise ValueError(f"**: the derivative of x ** {n!r} is infinite at x = 0")
+    return n * x ** (n - 1.0)  # d/dx x^n = n x^(n-1)
+
+
+def _d_pow(x: Any, y: Any, out: Any, m: Any) -> tuple[Any, Any]:
+    dx = y * x ** (y - 1.0) if float(x) != 0.0 or y >= 1.0 else _d_pow_const(x, out, float(y), m)
+    if x > 0.0:
+        dy = out * m.log(x)  # d/dy x^y = x^y log x
+    elif float(x) == 0.0 and y > 0.0:
+        dy = 0.0  # x^y is 0 for every y > 0 near here
+    else:
+        raise ValueError(f"**: the derivative with respect to the exponent needs a positive base, got {x!r}")
+    return dx, dy
+
+
+def _d_sqrt(x: Any, out: Any, _: object, m: Any) -> Any:
+    if float(out) == 0.0:
+        raise ValueError("sqrt: the derivative is infinite at 0")
+    return 0.5 / out  # d/dx sqrt(x) = 1 / (2 sqrt(x))
+
+
+# op -> (forward(x, arg) -> float, local derivative(x, out, arg, m) -> d out / d x)
+_UNARY: dict[str, tuple[Callable[[float, Any], float], Callable[[Any, Any, Any, Any], Any]]] = {
+    "**": (_pow_const, _d_pow_const),
+    "abs": (lambda x, _: abs(x), lambda x, out, _, m: 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)),  # 0 at the kink
+    "exp": (lambda x, _: math.exp(x), lambda x, out, _, m: out),
+    "log": (_log, lambda x, out, _, m: 1.0 / x),
+    "sqrt": (_sqrt, _d_sqrt),
+    "sin": (lambda x, _: math.sin(x), lambda x, out, _, m: m.cos(x)),
+    "cos": (lambda x, _: math.cos(x), lambda x, out, _, m: -m.sin(x)),
+    "tanh": (lambda x, _: math.tanh(x), lambda x, out, _, m: 1.0 - out * out),  # 1 - tanh^2
+    "sigmoid": (_sigmoid, lambda x, out, _, m: out * (1.0 - out)),  # s (1 - s)
+    "relu": (lambda x, _: x if x > 0.0 else 0.0, lambda x, out, _, m: 1.0 if x > 0.0 else 0.0),  # 0 at the kink
+    "leaky_relu": (lambda x, s: x if x > 0.0 else s * x, lambda x, out, s, m: 1.0 if x > 0.0 else s),
+    "elu": (_elu, lambda x, out, alpha, m: 1.0 if x > 0.0 else out + alpha),  # alpha e^x = out + alpha
+    "gelu": (
+        _gelu,  # x Phi(x); d/dx = Phi(x) + x phi(x)
+        lambda x, out, _, m: 0.5 * (1.0 + m.erf(x * _SQRT1_2)) + x * _INV_SQRT_2PI * m.exp(-0.5 * x * x),
+    ),
+    "softplus": (_softplus, lambda x, out, _, m: m.sigmoid(x)),
+    "erf": (lambda x, _: math.erf(x), lambda x, out, _, m: _TWO_OVER_SQRT_PI * m.exp(-x * x)),
+}
+
+# op -> (forward(x, y) -> float, local derivatives(x, y, out, m) -> (d out / d x, d out / d y))
+_BINARY: dict[str, tuple[Callable[[float, float], float], Callable[[Any, Any, Any, Any], tuple[Any, Any]]]] = {
+    "+": (lambda x, y: x + y, lambda x, y, out, m: (1.0, 1.0)),
+    "*": (lambda x, y: x * y, lambda x, y, out, m: (y, x)),
+    "**": (_pow, _d_pow),
+}
+
+OPS: tuple[str, ...] = tuple(dict.fromkeys([*_UNARY, *_BINARY]))
+"""The names of all primitive ops."""
+
+
+def local_derivatives(node: Value) -> tuple[float, ...]:
+    """d node / d input for each of `node.inputs`, as numbers (what an edge of the graph carries)."""
+    a, b = node._a, node._b
+    if a is None:
+        return ()
+    if b is None:
+        return (float(_UNARY[node.op][1](a.data, node.data, node._arg, FloatMath)),)
+    dx, dy = _BINARY[node.op][1](a.data, b.data, node.data, FloatMath)
+    return (float(dx), float(dy))
+
+
+# ---- graph traversal and the backward pass ------------------------------------------------------
+def topological_order(root: Value) -> list[Value]:
+    """Every node of root's graph, each after all of its inputs (root last). Iterative."""
+    order: list[Value] = []
+    seen: set[Value] = set()
+    stack: list[Value | None] = [root]
+    done = None  # a marker on the stack: the node below it has all its inputs in `order`
+    while stack:
+        node = stack.pop()
+        if node is done:
+            order.append(stack.pop())  # type: ignore[arg-type]
+            continue
+        if node in seen:
+            continue
+        seen.add(node)  # type: ignore[arg-type]
+        stack.append(node)
+        stack.append(done)
+        a = node._a  # type: ignore[union-attr]
+        if a is not None:
+            b = node._b  # type: ignore[union-attr]
+            if b is not None and b not in seen:
+                stack.append(b)
+            if a not in seen:
+                stack.append(a)
+    return order
+
+
+def _backprop(order: list[Value], root: Value, seed: Any, create_graph: bool) -> dict[Value, Any]:
+    """The chain rule, once: walk `order` backwards, sending upstream x local to each input.
+
+    Returns d root / d node for every node in `order`, as floats, or with `create_graph` as Values
+    built by differentiable ops (so they can be differentiated again).
+    """
+    grads: dict[Value, Any] = dict.fromkeys(order, 0.0)
+    grads[root] = seed
+    m = ValueMath if create_graph else FloatMath
+    unary, binary = _UNARY, _BINARY
+    for node in reversed(order):
+        a = node._a
+        if a is None:
+            continue
+        g = grads[node]
+        b = node._b
+        if create_graph:
+            x, y, out = a, b, node
+        else:
+            x, out = a.data, node.data
+            y = None if b is None else b.data
+        if b is None:
+            grads[a] += g * unary[node.op][1](x, out, node._arg, m)
+        else:
+            dx, dy = binary[node.op][1](x, y, out, m)
+            grads[a] += g * dx
+            grads[b] += g * dy
+    return grads
+
+
+def zero_grad(*roots: Value) -> None:
+    """Set `.grad` to 0 on every node of the graphs of `roots`."""
+    for root in roots:
+        for node in topological_order(root):
+            node.grad = 0.0
+
+
+def leaves(root: Value) -> list[Value]:
+    """The leaf Values of root's graph, in topological order."""
+    return [node for node in topological_order(root) if node._a is None]
+
+
+# ---- no_grad --------------------------------------------------------------------------------------
+class no_grad:
+    """Context manager (and decorator): ops inside it record no graph. Per thread and per context."""
+
+    def __init__(self) -> None:
+        self._tokens: list[contextvars.Token[bool]] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_grad_enabled.set(False))
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        _grad_enabled.reset(self._tokens.pop())
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        return wrapper
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside `no_grad()`."""
+    return _grad_enabled.get()
+
+
+class _enable_grad:
+    """Record graphs even inside no_grad (used while building differentiable gradients)."""
+
+    def __enter__(self) -> None:
+        self._token = _grad_enabled.set(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _grad_enabled.reset(self._token)
+
+
+def _as_values(xs: Iterable[Any], where: str) -> Iterator[Value]:
+    for x in xs:
+        if not isinstance(x, Value):
+            raise TypeError(f"{where}: expected Value, got {type(x).__name__} {x!r}")
+        yield x
+
+
+def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list[Any]:
+    """d output / d each of `inputs`, without touching any `.grad`.
+
+    Returns a list of floats, or with `create_graph=True` a list of Values that can be
+    differentiated again. An input that `output` does not depend on gets 0.
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"gradients: output must be a Value, got {type(output).__name__} {output!r}")
+    if isinstance(inputs, Value) or not isinstance(inputs, Sequence):
+        raise TypeError(
+            f"gradients: inputs must be a list or tuple of Values, got {type(inputs).__name__}"
+            " (wrap a single Value in a list)"
+        )
+    wanted = list(_as_values(inputs, "gradients"))
+    order = topological_order(output)
+    if create_graph:
+        with _enable_grad():
+            grads = _backprop(order, output, Value(1.0), create_graph=True)
+        return [_lift(grads.get(x, 0.0), "gradients") for x in wanted]
+    grads = _backprop(order, output, 1.0, create_graph=False)
+    return [float(grads.get(x, 0.0)) for x in wanted]

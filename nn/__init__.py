@@ -1,0 +1,1 @@
+"""chainrule.nn: modules, losses, optimizers and datasets built on autograd."""
