@@ -1,0 +1,119 @@
+"""Random expression DAGs with shared subexpressions: backward vs central differences and torch."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autograd import Value, gradients, no_grad
+
+# A recipe is a list of steps; step k makes node k from earlier nodes, so a node can be used many
+# times (fan-out). Every op keeps values bounded so central differences stay accurate, and
+# domain-restricted ops get arguments made positive / nonzero by construction.
+UNARY: dict[str, Callable[[Any], Any]] = {
+    "tanh": lambda x: x.tanh(),
+    "sin": lambda x: x.sin(),
+    "cos": lambda x: x.cos(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "softplus": lambda x: x.softplus() if isinstance(x, Value) else _torch_f().softplus(x),
+    "gelu": lambda x: x.gelu() if isinstance(x, Value) else _torch_f().gelu(x),
+    "erf": lambda x: x.erf(),
+    "exp": lambda x: (x.tanh() * 2).exp(),
+    "log": lambda x: (x * x + 0.5).log(),
+    "sqrt": lambda x: (x * x + 0.25).sqrt(),
+    "square": lambda x: x**2,
+    "recip": lambda x: 1 / (x * x + 1),
+    "neg": lambda x: -x,
+}
+BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda x, y: x + y,
+    "-": lambda x, y: x - y,
+    "*": lambda x, y: x.tanh() * y,
+    "/": lambda x, y: x / (y * y + 1),
+    "**": lambda x, y: (x * x + 0.5) ** y.tanh(),
+}
+
+
+
+def _torch_f() -> Any:
+    import torch.nn.functional
+
+    return torch.nn.functional
+
+
+Recipe = list[tuple[str, int, int]]
+
+
+@st.composite
+def recipes(draw: st.DrawFn, n_inputs: int = 3, max_steps: int = 25) -> Recipe:
+    steps: Recipe = []
+    for k in range(draw(st.integers(1, max_steps))):
+        available = n_inputs + k
+        name = draw(st.sampled_from(sorted(UNARY) + sorted(BINARY)))
+        i = draw(st.integers(0, available - 1))
+        j = draw(st.integers(0, available - 1))  # may equal i: x op x
+        steps.append((name, i, j))
+    return steps
+
+
+def run(recipe: Recipe, inputs: list[Any]) -> Any:
+    nodes = list(inputs)
+    for name, i, j in recipe:
+        nodes.append(UNARY[name](nodes[i]) if name in UNARY else BINARY[name](nodes[i], nodes[j]))
+    # the output uses the last node and a few earlier ones, so interior nodes fan out too
+    return nodes[-1] + nodes[len(nodes) // 2] * nodes[len(nodes) // 3]
+
+
+points = st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3)
+
+
+@given(recipes(), points)
+def test_random_dags_match_central_differences(recipe: Recipe, xs: list[float]) -> None:
+    leaves = [Value(x) for x in xs]
+    out = run(recipe, leaves)
+    out.backward()
+    h = 1e-6
+    for i, leaf in enumerate(leaves):
+        with no_grad():
+            up = run(recipe, [Value(x + h * (k == i)) for k, x in enumerate(xs)]).data
+            down = run(recipe, [Value(x - h * (k == i)) for k, x in enumerate(xs)]).data
+        numeric = (up - down) / (2 * h)
+        assert abs(leaf.grad - numeric) <= 1e-5 * (1 + abs(numeric)), (recipe, i, leaf.grad, numeric)
+    assert gradients(out, leaves) == [leaf.grad for leaf in leaves]
+
+
+@given(recipes(), points)
+def test_random_dags_match_torch_float64(recipe: Recipe, xs: list[float]) -> None:
+    torch = pytest.importorskip("torch", reason="torch not installed: `pip install torch==2.13.0` for reference tests")
+    leaves = [Value(x) for x in xs]
+    out = run(recipe, leaves)
+    out.backward()
+    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
+    tout = run(recipe, ts)
+    tout.backward()
+    assert math.isclose(out.data, tout.item(), rel_tol=1e-12, abs_tol=1e-12)
+    for leaf, t in zip(leaves, ts):
+        tg = 0.0 if t.grad is None else t.grad.item()
+        assert math.isclose(leaf.grad, tg, rel_tol=1e-9, abs_tol=1e-12), (recipe, leaf.grad, tg)
+
+
+@given(recipes(max_steps=12), points)
+def test_random_dags_second_derivatives_match_torch(recipe: Recipe, xs: list[float]) -> None:
+    torch = pytest.importorskip("torch", reason="torch not installed: `pip install torch==2.13.0` for reference tests")
+    leaves = [Value(x) for x in xs]
+    g0 = gradients(run(recipe, leaves), leaves, create_graph=True)[0]
+    second = gradients(g0, leaves)
+    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
+    (tg0,) = torch.autograd.grad(run(recipe, ts), ts[0], create_graph=True, allow_unused=True)
+    if tg0 is None or not tg0.requires_grad:  # d out / d x0 is a constant
+        assert second == [0.0, 0.0, 0.0]
+        return
+    tsecond = torch.autograd.grad(tg0, ts, allow_unused=True)
+    for s, t in zip(second, tsecond):
+        tv = 0.0 if t is None else t.item()
+        assert math.isclose(s, tv, rel_tol=1e-9, abs_tol=1e-10), (recipe, s, tv)
