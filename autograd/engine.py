@@ -1,11 +1,11 @@
 """The engine: `Value`, its ops, and the backward pass.
 
 Every op is one row of a table holding its forward rule and its *local* derivative side by side.
-The chain rule (upstream x local = downstream) is written exactly once, in `_backprop`.
+The chain rule (upstream x local = downstream) is written exactly once, in `_sweep`.
 
 A node stores its operands in two slots (`_a`, `_b`) and an op parameter in `_arg` instead of a
 tuple: no per-node tuple, no closure, and so no reference cycle — a dropped graph is freed by
-reference counting alone, and the cyclic garbage collector never has to walk it.
+reference counting alone, without waiting for the cyclic garbage collector.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import math
 import numbers
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Union
@@ -27,7 +28,9 @@ _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("grad_enabl
 class Value:
     """A scalar in a computation graph: its `data`, and after `backward()` its `grad`."""
 
-    __slots__ = ("data", "grad", "op", "label", "_a", "_b", "_arg")
+    # _g and _n are scratch space for a backward sweep (gradient so far, uses not yet processed);
+    # they are 0 outside a sweep. Keeping them on the node avoids a dict lookup per edge.
+    __slots__ = ("data", "grad", "op", "label", "_a", "_b", "_arg", "_g", "_n")
 
     data: float
     grad: float
@@ -36,6 +39,8 @@ class Value:
     _a: Value | None
     _b: Value | None
     _arg: float | None
+    _g: Any
+    _n: int
 
     def __init__(self, data: Number, label: str = "") -> None:
         self.data = _to_float(data, "Value")
@@ -45,6 +50,8 @@ class Value:
         self._a = None
         self._b = None
         self._arg = None
+        self._g = 0.0
+        self._n = 0
 
     @property
     def inputs(self) -> tuple[Value, ...]:
@@ -176,11 +183,7 @@ class Value:
 
         Gradients accumulate: calling it twice leaves exactly twice the gradients.
         """
-        seed = _to_float(gradient, "backward")
-        order = topological_order(self)
-        grads = _backprop(order, self, seed, create_graph=False)
-        for node in order:
-            node.grad += grads[node]
+        _sweep(self, _to_float(gradient, "backward"), None, False)
 
     def zero_grad(self) -> None:
         """Set `.grad` to 0 on every node of this graph."""
@@ -228,11 +231,16 @@ _new = object.__new__
 
 
 def _node(data: float, op: str, a: Value, b: Value | None, arg: float | None) -> Value:
-    """A new interior node; under no_grad() a leaf instead, so no graph is recorded."""
+    """The node `op` made from a (and b); under no_grad() a leaf instead, so no graph is recorded."""
+    if not -_INF < data < _INF:  # the inputs are finite, so this is an overflow
+        operands = ", ".join(repr(v.data) for v in (a, b) if v is not None)
+        raise OverflowError(f"{op}: result overflows a float for input ({operands})")
     out: Value = _new(Value)
     out.data = data
     out.grad = 0.0
     out.label = ""
+    out._g = 0.0
+    out._n = 0
     if _grad_enabled.get():
         out.op = op
         out._a = a
@@ -245,32 +253,22 @@ def _node(data: float, op: str, a: Value, b: Value | None, arg: float | None) ->
     return out
 
 
-def _checked(op: str, result: float, *operands: float) -> float:
-    # Inputs are finite (Value rejects inf and nan), so a non-finite result is an overflow.
-    if -_INF < result < _INF:
-        return result
-    args = ", ".join(repr(x) for x in operands)
-    raise OverflowError(f"{op}: result overflows a float for input ({args})")
-
-
 def _unary(op: str, x: Value, arg: float | None = None) -> Value:
-    forward = _UNARY[op][0]
     try:
-        data = forward(x.data, arg)
-    except OverflowError:
+        data = _FORWARD1[op](x.data, arg)
+    except OverflowError:  # math.exp and friends raise instead of returning inf
         data = _INF
-    return _node(_checked(op, data, x.data), op, x, None, arg)
+    return _node(data, op, x, None, arg)
 
 
 def _binary(op: str, x: Value, y: Operand) -> Value:
     if y.__class__ is not Value:
         y = _lift(y, op)
-    forward = _BINARY[op][0]
     try:
-        data = forward(x.data, y.data)  # type: ignore[union-attr]
+        data = _FORWARD2[op](x.data, y.data)  # type: ignore[union-attr]
     except OverflowError:
         data = _INF
-    return _node(_checked(op, data, x.data, y.data), op, x, y, None)  # type: ignore[union-attr, arg-type]
+    return _node(data, op, x, y, None)  # type: ignore[arg-type]
 
 
 # ---- forward rules with domain checks ---------------------------------------------------------
@@ -400,6 +398,12 @@ _BINARY: dict[str, tuple[Callable[[float, float], float], Callable[[Any, Any, An
     "**": (_pow, _d_pow),
 }
 
+# The same tables split by column, so the hot loops do one dict lookup per node.
+_FORWARD1 = {op: row[0] for op, row in _UNARY.items()}
+_LOCAL1 = {op: row[1] for op, row in _UNARY.items()}
+_FORWARD2 = {op: row[0] for op, row in _BINARY.items()}
+_LOCAL2 = {op: row[1] for op, row in _BINARY.items()}
+
 OPS: tuple[str, ...] = tuple(dict.fromkeys([*_UNARY, *_BINARY]))
 """The names of all primitive ops."""
 
@@ -410,66 +414,120 @@ def local_derivatives(node: Value) -> tuple[float, ...]:
     if a is None:
         return ()
     if b is None:
-        return (float(_UNARY[node.op][1](a.data, node.data, node._arg, FloatMath)),)
-    dx, dy = _BINARY[node.op][1](a.data, b.data, node.data, FloatMath)
+        return (float(_LOCAL1[node.op](a.data, node.data, node._arg, FloatMath)),)
+    dx, dy = _LOCAL2[node.op](a.data, b.data, node.data, FloatMath)
     return (float(dx), float(dy))
 
 
 # ---- graph traversal and the backward pass ------------------------------------------------------
-def topological_order(root: Value) -> list[Value]:
-    """Every node of root's graph, each after all of its inputs (root last). Iterative."""
-    order: list[Value] = []
-    seen: set[Value] = set()
-    stack: list[Value | None] = [root]
-    done = None  # a marker on the stack: the node below it has all its inputs in `order`
-    while stack:
-        node = stack.pop()
-        if node is done:
-            order.append(stack.pop())  # type: ignore[arg-type]
-            continue
-        if node in seen:
-            continue
-        seen.add(node)  # type: ignore[arg-type]
-        stack.append(node)
-        stack.append(done)
-        a = node._a  # type: ignore[union-attr]
-        if a is not None:
-            b = node._b  # type: ignore[union-attr]
-            if b is not None and b not in seen:
-                stack.append(b)
-            if a not in seen:
-                stack.append(a)
-    return order
+# One sweep serves every pass over a graph (ordering, backward, gradients), so they all visit nodes
+# in the same order. It is Kahn's algorithm: count each node's uses inside the graph, then start
+# at the root and release a node once every node that uses it is done — at that moment its
+# gradient is complete. Counts and partial gradients live in the nodes' scratch slots; a lock
+# keeps two threads from sweeping overlapping graphs at once.
+_sweep_lock = threading.RLock()
 
 
-def _backprop(order: list[Value], root: Value, seed: Any, create_graph: bool) -> dict[Value, Any]:
-    """The chain rule, once: walk `order` backwards, sending upstream x local to each input.
+def _sweep(
+    root: Value, seed: Any, want: dict[Value, Any] | None, create_graph: bool, order: list[Value] | None = None
+) -> None:
+    """Run the chain rule once over root's graph: upstream x local = downstream.
 
-    Returns d root / d node for every node in `order`, as floats, or with `create_graph` as Values
-    built by differentiable ops (so they can be differentiated again).
+    Adds each node's gradient to `.grad`, or with `want` stores the gradients of the nodes in
+    `want` there instead and leaves `.grad` alone. With `create_graph` gradients are Values built by
+    differentiable ops. With `order` it only appends the nodes in backward order, no arithmetic.
     """
-    grads: dict[Value, Any] = dict.fromkeys(order, 0.0)
-    grads[root] = seed
-    m = ValueMath if create_graph else FloatMath
-    unary, binary = _UNARY, _BINARY
-    for node in reversed(order):
+    with _sweep_lock:
+        try:
+            _count_uses(root)
+            root._g = seed
+            m = ValueMath if create_graph else FloatMath
+            local1, local2 = _LOCAL1, _LOCAL2
+            ready = [root]
+            pop, push = ready.pop, ready.append
+            while ready:
+                node = pop()
+                a, b = node._a, node._b
+                if order is not None:
+                    order.append(node)
+                else:
+                    g = node._g
+                    node._g = 0.0
+                    if want is None:
+                        node.grad += g
+                    elif node in want:
+                        want[node] = g
+                    if a is not None:
+                        if create_graph:
+                            x, y, out = a, b, node
+                        else:
+                            x, y, out = a.data, (None if b is None else b.data), node.data
+                        if b is None:
+                            a._g += g * local1[node.op](x, out, node._arg, m)
+                        else:
+                            dx, dy = local2[node.op](x, y, out, m)
+                            a._g += g * dx
+                            b._g += g * dy
+                if a is None:
+                    continue
+                n = a._n - 1
+                a._n = n
+                if not n:
+                    push(a)
+                if b is not None:
+                    n = b._n - 1
+                    b._n = n
+                    if not n:
+                        push(b)
+        except BaseException:
+            _reset_scratch(root)
+            raise
+
+
+def _count_uses(root: Value) -> None:
+    """Set each node's `_n` to the number of edges into it from inside root's graph."""
+    stack = [root]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
         a = node._a
         if a is None:
             continue
-        g = grads[node]
+        if a._n:
+            a._n += 1
+        else:  # first visit
+            a._n = 1
+            push(a)
         b = node._b
-        if create_graph:
-            x, y, out = a, b, node
-        else:
-            x, out = a.data, node.data
-            y = None if b is None else b.data
-        if b is None:
-            grads[a] += g * unary[node.op][1](x, out, node._arg, m)
-        else:
-            dx, dy = binary[node.op][1](x, y, out, m)
-            grads[a] += g * dx
-            grads[b] += g * dy
-    return grads
+        if b is not None:
+            if b._n:
+                b._n += 1
+            else:
+                b._n = 1
+                push(b)
+
+
+def _reset_scratch(root: Value) -> None:
+    """After a sweep failed midway: clear the scratch slots it left behind."""
+    stack, seen = [root], {root}
+    while stack:
+        node = stack.pop()
+        node._g, node._n = 0.0, 0
+        for child in node.inputs:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node of root's graph, each after all of its inputs, root last.
+
+    Its reverse is exactly the order in which backward processes the nodes. Iterative.
+    """
+    order: list[Value] = []
+    _sweep(root, 0.0, None, False, order)
+    order.reverse()
+    return order
 
 
 def zero_grad(*roots: Value) -> None:
@@ -545,10 +603,10 @@ def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False
             " (wrap a single Value in a list)"
         )
     wanted = list(_as_values(inputs, "gradients"))
-    order = topological_order(output)
+    grads: dict[Value, Any] = dict.fromkeys(wanted, 0.0)
     if create_graph:
         with _enable_grad():
-            grads = _backprop(order, output, Value(1.0), create_graph=True)
-        return [_lift(grads.get(x, 0.0), "gradients") for x in wanted]
-    grads = _backprop(order, output, 1.0, create_graph=False)
-    return [float(grads.get(x, 0.0)) for x in wanted]
+            _sweep(output, Value(1.0), grads, True)
+        return [_lift(grads[x], "gradients") for x in wanted]
+    _sweep(output, 1.0, grads, False)
+    return [float(grads[x]) for x in wanted]

@@ -164,3 +164,36 @@ def test_fields() -> None:
     assert c.label == "c"
     with pytest.raises(AttributeError):
         a.something = 1  # type: ignore[attr-defined]
+
+
+def test_a_failed_backward_leaves_the_graph_usable() -> None:
+    x = Value(4.0)
+    shared = x * 3.0
+    bad = (shared - 12.0).sqrt()  # sqrt(0): its derivative is infinite
+    with pytest.raises(ValueError, match="sqrt"):
+        bad.backward()
+    good = shared * shared
+    good.backward()
+    assert x.grad == 2 * 12.0 * 3.0  # d/dx (3x)^2 = 18x
+    assert gradients(good, [x]) == [72.0]
+
+
+def test_backward_from_several_threads_at_once() -> None:
+    import threading
+
+    w = Value(0.5)
+    results: list[float] = []
+
+    def work() -> None:
+        for _ in range(20):
+            y = w
+            for _ in range(500):
+                y = (y * w + 0.1).tanh()
+            results.append(gradients(y, [w])[0])
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 80 and len(set(results)) == 1
