@@ -43,6 +43,8 @@ class Value:
     _n: int
 
     def __init__(self, data: Number, label: str = "") -> None:
+        if not isinstance(label, str):
+            raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r}")
         self.data = _to_float(data, "Value")
         self.grad = 0.0
         self.op = ""
@@ -261,14 +263,13 @@ def _unary(op: str, x: Value, arg: float | None = None) -> Value:
     return _node(data, op, x, None, arg)
 
 
-def _binary(op: str, x: Value, y: Operand) -> Value:
-    if y.__class__ is not Value:
-        y = _lift(y, op)
+def _binary(op: str, x: Value, other: Operand) -> Value:
+    y = other if isinstance(other, Value) else _lift(other, op)
     try:
-        data = _FORWARD2[op](x.data, y.data)  # type: ignore[union-attr]
+        data = _FORWARD2[op](x.data, y.data)
     except OverflowError:
         data = _INF
-    return _node(data, op, x, y, None)  # type: ignore[arg-type]
+    return _node(data, op, x, y, None)
 
 
 # ---- forward rules with domain checks ---------------------------------------------------------
@@ -289,7 +290,7 @@ def _pow_const(x: float, n: float) -> float:
         raise ZeroDivisionError(f"**: 0.0 cannot be raised to the negative power {n!r}")
     if x < 0.0 and not n.is_integer():
         raise ValueError(f"**: negative base {x!r} to the non-integer power {n!r} is not real")
-    return x**n
+    return float(x**n)
 
 
 def _pow(x: float, y: float) -> float:
@@ -458,6 +459,9 @@ def _sweep(
                     elif node in want:
                         want[node] = g
                     if a is not None:
+                        x: Any
+                        y: Any
+                        out: Any
                         if create_graph:
                             x, y, out = a, b, node
                         else:

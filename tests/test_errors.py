@@ -93,3 +93,8 @@ def test_op_parameters_are_checked() -> None:
         Value(1.0).leaky_relu("0.1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="elu"):
         Value(1.0).elu(math.nan)
+
+
+def test_label_must_be_a_string() -> None:
+    with pytest.raises(TypeError, match="label must be a str"):
+        Value(1.0, 5)  # type: ignore[arg-type]
