@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .calculus import GradcheckError, grad, gradcheck, value_and_grad
+from .draw import GraphvizNotFoundError, draw, save_svg, to_svg
 from .engine import (
     OPS,
     Value,
@@ -14,11 +15,19 @@ from .engine import (
     topological_order,
     zero_grad,
 )
+from .explain import BackpropFrame, BackwardStep, backprop_frames, explain, explain_steps, save_backprop_html
 
 __all__ = [
     "OPS",
+    "BackpropFrame",
+    "BackwardStep",
     "GradcheckError",
+    "GraphvizNotFoundError",
     "Value",
+    "backprop_frames",
+    "draw",
+    "explain",
+    "explain_steps",
     "grad",
     "gradcheck",
     "gradients",
@@ -26,6 +35,9 @@ __all__ = [
     "leaves",
     "local_derivatives",
     "no_grad",
+    "save_backprop_html",
+    "save_svg",
+    "to_svg",
     "topological_order",
     "value_and_grad",
     "zero_grad",
