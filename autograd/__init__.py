@@ -7,6 +7,7 @@ from .draw import GraphvizNotFoundError, draw, save_svg, to_svg
 from .engine import (
     OPS,
     Value,
+    detect_anomaly,
     gradients,
     is_grad_enabled,
     leaves,
@@ -25,6 +26,7 @@ __all__ = [
     "GraphvizNotFoundError",
     "Value",
     "backprop_frames",
+    "detect_anomaly",
     "draw",
     "explain",
     "explain_steps",
@@ -39,6 +41,7 @@ __all__ = [
     "save_svg",
     "to_svg",
     "topological_order",
+    "trace_invariant",
     "value_and_grad",
     "zero_grad",
 ]

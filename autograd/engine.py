@@ -220,7 +220,12 @@ def _lift(x: object, op: str) -> Value:
 
 
 def _data(x: object, op: str) -> float:
-    return x.data if isinstance(x, Value) else _lift(x, op).data
+    """The number to compare with: a Value's data, or a plain number (inf allowed) as it is."""
+    if isinstance(x, Value):
+        return x.data
+    if type(x) is float or type(x) is int or (isinstance(x, numbers.Real) and not isinstance(x, bool)):
+        return float(x)
+    raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
 
 
 def _nonzero(divisor: Value, dividend: Value) -> Value:
@@ -443,6 +448,7 @@ def _sweep(
             _count_uses(root)
             root._g = seed
             m = ValueMath if create_graph else FloatMath
+            anomaly = _detect_anomaly.get()
             local1, local2 = _LOCAL1, _LOCAL2
             ready = [root]
             pop, push = ready.pop, ready.append
@@ -454,6 +460,8 @@ def _sweep(
                 else:
                     g = node._g
                     node._g = 0.0
+                    if not -_INF < g < _INF:  # a product overflowed somewhere upstream
+                        raise _nonfinite_gradient(node, g)
                     if want is None:
                         node.grad += g
                     elif node in want:
@@ -472,6 +480,8 @@ def _sweep(
                             dx, dy = local2[node.op](x, y, out, m)
                             a._g += g * dx
                             b._g += g * dy
+                        if anomaly:
+                            _check_step(node, g)
                 if a is None:
                     continue
                 n = a._n - 1
@@ -486,6 +496,29 @@ def _sweep(
         except BaseException:
             _reset_scratch(root)
             raise
+
+
+def _name(node: Value) -> str:
+    return repr(node.label) if node.label else (f"made by {node.op!r}" if node.op else "(a leaf)")
+
+
+def _nonfinite_gradient(node: Value, g: Any) -> ArithmeticError:
+    return OverflowError(
+        f"backward: the gradient reaching the node {_name(node)} (data {node.data!r}) is {float(g)!r}: "
+        "a product of gradients overflowed; run backward inside autograd.detect_anomaly() to see the op"
+    )
+
+
+def _check_step(node: Value, g: Any) -> None:
+    """detect_anomaly(): fail at the op whose backward step first produced nan or inf."""
+    for i, child in enumerate(node.inputs):
+        if not -_INF < child._g < _INF:
+            inputs = ", ".join(f"{v.label or 'input ' + str(j)}={v.data!r}" for j, v in enumerate(node.inputs))
+            raise FloatingPointError(
+                f"detect_anomaly: the backward step of op {node.op!r} (node {_name(node)}, data {node.data!r}) "
+                f"made the gradient of its input {i} {float(child._g)!r} from upstream gradient {float(g)!r}; "
+                f"inputs: {inputs}"
+            )
 
 
 def _count_uses(root: Value) -> None:
@@ -574,6 +607,22 @@ class no_grad:
 def is_grad_enabled() -> bool:
     """True unless inside `no_grad()`."""
     return _grad_enabled.get()
+
+
+_detect_anomaly: contextvars.ContextVar[bool] = contextvars.ContextVar("detect_anomaly", default=False)
+
+
+class detect_anomaly:
+    """Context manager: backward checks every step and fails at the op that makes a nan or inf."""
+
+    def __init__(self) -> None:
+        self._tokens: list[contextvars.Token[bool]] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_detect_anomaly.set(True))
+
+    def __exit__(self, *exc: object) -> None:
+        _detect_anomaly.reset(self._tokens.pop())
 
 
 class _enable_grad:

@@ -98,3 +98,30 @@ def test_op_parameters_are_checked() -> None:
 def test_label_must_be_a_string() -> None:
     with pytest.raises(TypeError, match="label must be a str"):
         Value(1.0, 5)  # type: ignore[arg-type]
+
+
+def _overflowing_gradient() -> tuple[Value, Value]:
+    a = Value(1e-200, "a")
+    q = (a * Value(1e200)) * Value(1e200)  # q = 1e200 is fine, but dq/da = 1e400 is not a float
+    return a, q
+
+
+def test_a_gradient_that_overflows_raises_instead_of_becoming_inf() -> None:
+    a, q = _overflowing_gradient()
+    with pytest.raises(OverflowError, match="gradient reaching the node 'a'.*detect_anomaly"):
+        q.backward()
+    assert a.grad == 0.0  # nothing half-written to the leaf that overflowed
+
+
+def test_detect_anomaly_names_the_op_the_node_and_its_inputs() -> None:
+    from autograd import detect_anomaly
+
+    a, q = _overflowing_gradient()
+    with detect_anomaly():
+        with pytest.raises(FloatingPointError) as err:
+            q.backward()
+    message = str(err.value)
+    assert "op '*'" in message and "a=1e-200" in message and "input 0 inf" in message
+    # outside the context, backward still catches it (at the leaf, less precisely)
+    with pytest.raises(OverflowError):
+        q.backward()
