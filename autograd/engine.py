@@ -130,10 +130,10 @@ class Value:
         return self * -1.0
 
     def __sub__(self, other: Operand) -> Value:
-        return self + (-_lift(other, "-"))
+        return self + _negated(other)
 
     def __truediv__(self, other: Operand) -> Value:
-        return self * _nonzero(_lift(other, "/"), self) ** -1.0
+        return self * _reciprocal(other, self)
 
     def __radd__(self, other: Operand) -> Value:
         return _lift(other, "+") + self
@@ -228,10 +228,17 @@ def _data(x: object, op: str) -> float:
     raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
 
 
-def _nonzero(divisor: Value, dividend: Value) -> Value:
-    if divisor.data == 0.0:
-        raise ZeroDivisionError(f"/: division by zero ({dividend.data!r} / {divisor.data!r})")
-    return divisor
+def _negated(x: object) -> Value:
+    """-x as an operand of `a - x`; a plain number is negated as a number (one leaf, no extra node)."""
+    return -x if isinstance(x, Value) else Value(-_data(x, "-"))
+
+
+def _reciprocal(x: object, dividend: Value) -> Value:
+    """1/x as an operand of `dividend / x`: `x ** -1` for a Value, the number 1/x for a plain number."""
+    d = _data(x, "/")
+    if d == 0.0:
+        raise ZeroDivisionError(f"/: division by zero ({dividend.data!r} / {d!r})")
+    return x**-1.0 if isinstance(x, Value) else Value(1.0 / d)
 
 
 _new = object.__new__
@@ -350,16 +357,27 @@ class ValueMath:
     sigmoid = staticmethod(Value.sigmoid)
 
 
+def _pow_or_inf(x: Any, p: Any) -> Any:
+    """x ** p, but inf where float ** raises a bare OverflowError, so backward reports the
+    overflow with the node (and under detect_anomaly the op) instead of "(34, 'Numerical result ...')"."""
+    try:
+        return x ** p
+    except OverflowError:
+        if isinstance(x, Value):  # the engine's own ** already raised a clear error
+            raise
+        return _INF
+
+
 def _d_pow_const(x: Any, out: Any, n: float, m: Any) -> Any:
     if n == 0.0:
         return 0.0
     if float(x) == 0.0 and n < 1.0:
         raise ValueError(f"**: the derivative of x ** {n!r} is infinite at x = 0")
-    return n * x ** (n - 1.0)  # d/dx x^n = n x^(n-1)
+    return n * _pow_or_inf(x, n - 1.0)  # d/dx x^n = n x^(n-1)
 
 
 def _d_pow(x: Any, y: Any, out: Any, m: Any) -> tuple[Any, Any]:
-    dx = y * x ** (y - 1.0) if float(x) != 0.0 or y >= 1.0 else _d_pow_const(x, out, float(y), m)
+    dx = y * _pow_or_inf(x, y - 1.0) if float(x) != 0.0 or y >= 1.0 else _d_pow_const(x, out, float(y), m)
     if x > 0.0:
         dy = out * m.log(x)  # d/dy x^y = x^y log x
     elif float(x) == 0.0 and y > 0.0:
@@ -416,6 +434,8 @@ OPS: tuple[str, ...] = tuple(dict.fromkeys([*_UNARY, *_BINARY]))
 
 def local_derivatives(node: Value) -> tuple[float, ...]:
     """d node / d input for each of `node.inputs`, as numbers (what an edge of the graph carries)."""
+    if not isinstance(node, Value):
+        raise TypeError(f"local_derivatives: node must be a Value, got {type(node).__name__} {node!r}")
     a, b = node._a, node._b
     if a is None:
         return ()
@@ -561,6 +581,8 @@ def topological_order(root: Value) -> list[Value]:
 
     Its reverse is exactly the order in which backward processes the nodes. Iterative.
     """
+    if not isinstance(root, Value):
+        raise TypeError(f"topological_order: root must be a Value, got {type(root).__name__} {root!r}")
     order: list[Value] = []
     _sweep(root, 0.0, None, False, order)
     order.reverse()
@@ -570,12 +592,16 @@ def topological_order(root: Value) -> list[Value]:
 def zero_grad(*roots: Value) -> None:
     """Set `.grad` to 0 on every node of the graphs of `roots`."""
     for root in roots:
+        if not isinstance(root, Value):
+            raise TypeError(f"zero_grad: roots must be Values, got {type(root).__name__} {root!r}")
         for node in topological_order(root):
             node.grad = 0.0
 
 
 def leaves(root: Value) -> list[Value]:
     """The leaf Values of root's graph, in topological order."""
+    if not isinstance(root, Value):
+        raise TypeError(f"leaves: root must be a Value, got {type(root).__name__} {root!r}")
     return [node for node in topological_order(root) if node._a is None]
 
 
