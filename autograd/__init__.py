@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .calculus import GradcheckError, grad, gradcheck, value_and_grad
+from .compile import CompileBranchError, Compiled, CompileError, compile, trace_invariant
 from .draw import GraphvizNotFoundError, draw, save_svg, to_svg
 from .engine import (
     OPS,
@@ -22,10 +23,14 @@ __all__ = [
     "OPS",
     "BackpropFrame",
     "BackwardStep",
+    "CompileBranchError",
+    "CompileError",
+    "Compiled",
     "GradcheckError",
     "GraphvizNotFoundError",
     "Value",
     "backprop_frames",
+    "compile",
     "detect_anomaly",
     "draw",
     "explain",

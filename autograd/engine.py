@@ -406,7 +406,8 @@ _UNARY: dict[str, tuple[Callable[[float, Any], float], Callable[[Any, Any, Any, 
     "sigmoid": (_sigmoid, lambda x, out, _, m: out * (1.0 - out)),  # s (1 - s)
     "relu": (lambda x, _: x if x > 0.0 else 0.0, lambda x, out, _, m: 1.0 if x > 0.0 else 0.0),  # 0 at the kink
     "leaky_relu": (lambda x, s: x if x > 0.0 else s * x, lambda x, out, s, m: 1.0 if x > 0.0 else s),
-    "elu": (_elu, lambda x, out, alpha, m: 1.0 if x > 0.0 else out + alpha),  # alpha e^x = out + alpha
+    # d/dx alpha (e^x - 1) = alpha e^x, from x itself: `out + alpha` would cancel to garbage for x << 0
+    "elu": (_elu, lambda x, out, alpha, m: 1.0 if x > 0.0 else alpha * m.exp(x)),
     "gelu": (
         _gelu,  # x Phi(x); d/dx = Phi(x) + x phi(x)
         lambda x, out, _, m: 0.5 * (1.0 + m.erf(x * _SQRT1_2)) + x * _INV_SQRT_2PI * m.exp(-0.5 * x * x),

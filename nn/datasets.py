@@ -157,7 +157,7 @@ def spiral(n_per_class: int = 100, classes: int = 3, noise: float = 0.2, seed: i
     radii = _linspace(0.0, 1.0, n_per_class)
     for j in range(classes):
         angles = _linspace(4.0 * j, 4.0 * (j + 1), n_per_class)
-        for r, t in zip(radii, angles):
+        for r, t in zip(radii, angles, strict=True):
             t += rng.gauss(0.0, noise) if noise else 0.0
             X.append([r * math.sin(t), r * math.cos(t)])
             y.append(j)
@@ -212,7 +212,7 @@ def digits(test_fraction: float = 0.2, seed: int = 0) -> tuple[Points, Labels, P
         raise ValueError(f"digits: test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
     rng = random.Random(_check_seed("digits", seed))
     try:
-        from sklearn.datasets import load_digits
+        from sklearn.datasets import load_digits  # type: ignore[import-untyped]
     except ImportError as exc:
         raise ImportError(
             f"digits: the 8x8 digits come with scikit-learn, which is not installed; install it with {_INSTALL_HINT}"

@@ -13,7 +13,7 @@ import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from autograd import Value
+from autograd import Value, trace_invariant
 
 
 def _seq(x: object, name: str, what: str) -> Sequence[Any]:
@@ -25,6 +25,8 @@ def _seq(x: object, name: str, what: str) -> Sequence[Any]:
 
 
 def _number(x: object, name: str, what: str) -> float:
+    if isinstance(x, Value):  # a label or target read as a constant
+        return x.data
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name}: {what} must be a real number or Value, got {type(x).__name__} {x!r}")
     f = float(x)
@@ -123,7 +125,8 @@ def _shifted(logits: object, name: str) -> list[Value]:
     zs = [_value(z, name, f"logits[{i}]") for i, z in enumerate(_seq(logits, name, "logits"))]
     if not zs:
         raise ValueError(f"{name}: logits are empty")
-    neg_m = -max(z.data for z in zs)
+    with trace_invariant():  # any shift gives the same result, so a compiled replay need not guard it
+        neg_m = -max(z.data for z in zs)
     return [z + neg_m for z in zs]
 
 

@@ -239,7 +239,7 @@ class Module:
         """Write the architecture and parameters to `path` as JSON, atomically (temp file, then replace)."""
         doc = {"format": FORMAT, "version": VERSION, "model": self.config(), "state_dict": self.state_dict()}
         text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
-        _atomic_write(os.fspath(path), text)
+        _atomic_write(_check_path(path, f"{type(self).__name__}.save"), text)
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Read parameters saved by `save()`. The file is fully checked before the model changes."""
@@ -309,6 +309,15 @@ def _atomic_write(path: str, text: str) -> None:
         os.close(dfd)
 
 
+def _check_path(path: object, where: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    p = os.fspath(path)
+    if not isinstance(p, str):  # a PathLike of bytes
+        raise TypeError(f"{where}: path must be a str or os.PathLike of str, got {type(path).__name__} {path!r}")
+    return p
+
+
 def _reject_constant(name: str) -> float:
     raise ValueError(f"non-finite number {name} is not allowed")
 
@@ -330,13 +339,15 @@ def _read_model_file(
     A header of a user-defined Module subclass (`custom_type`) is only checked to be an object here;
     the caller compares it with the model's own `config()`.
     """
-    p = os.fspath(path)
+    p = _check_path(path, where)
     with open(p, "rb") as f:
         raw = f.read()
     try:
         doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError is a ValueError
         raise ValueError(f"{where}: {p!r} is not a valid model file: {e}") from None
+    except RecursionError:  # json's decoder recurses once per level of [ or {
+        raise ValueError(f"{where}: {p!r} is not a valid model file: it is nested too deeply") from None
     if not isinstance(doc, dict):
         raise ValueError(f"{where}: {p!r} is not a model file (top level is {type(doc).__name__}, not an object)")  # noqa: TRY004 (a bad file is a ValueError)
     expected = {"format", "version", "model", "state_dict"}
@@ -388,9 +399,31 @@ _CONFIG_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _check_count(config: dict[str, Any], state: object, where: str) -> None:
+    """Refuse a header asking for far more parameters than the file holds numbers, before building
+    the model: otherwise a small file claiming nin = 10**9 would allocate a billion weights. Smaller
+    mismatches are left to the strict state-dict check, whose message names each key."""
+    if config["type"] == "MLP":
+        sizes = [config["nin"], *config["nouts"]]
+    else:
+        sizes = [config["nin"], config.get("nout", 1)]
+    needed = sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(sizes) - 1))
+    held = 0
+    if isinstance(state, Mapping):
+        for value in state.values():
+            held += len(value) if isinstance(value, list) else 1
+    # The model built is at most about twice the numbers read, so memory stays in proportion to the file.
+    if needed > 2 * held + 1000:
+        raise ValueError(
+            f"{where}: the header describes {_describe(config)} with {needed} parameters, "
+            f"but the state dict holds {held} numbers"
+        )
+
+
 def load_model(path: str | os.PathLike[str]) -> Module:
     """Rebuild the Neuron, Layer or MLP saved in `path` (architecture from the header, then its weights)."""
     config, state = _read_model_file(path, "load_model")
+    _check_count(config, state, f"load_model: {os.fspath(path)!r}")
     args = {k: v for k, v in config.items() if k != "type"}
     model: Module
     if config["type"] == "Neuron":
@@ -451,7 +484,7 @@ class Neuron(Module):
         """The neuron's output for inputs `x` (numbers or Values, length nin): one Value."""
         if _length(x, "Neuron") != self.nin:
             raise ValueError(f"Neuron: expected {self.nin} inputs, got {len(x)}")
-        return self._forward(x)
+        return self._forward(_leaves(x, "Neuron"))
 
     def config(self) -> dict[str, Any]:
         return {"type": "Neuron", "nin": self.nin, "activation": self.activation, "init": self.init}

@@ -243,3 +243,27 @@ def test_input_errors_name_the_loss_and_value(call: Callable[[], object], error:
 def test_plain_numbers_are_accepted_as_predictions() -> None:
     assert nn.mse_loss([1.0, 3.0], [1.0, 1.0]).data == 2.0
     assert isinstance(nn.cross_entropy([0.0, 0.0], 0), Value)
+
+
+def test_labels_and_targets_may_be_values() -> None:
+    s = Value(0.3)
+    assert nn.hinge_loss([s], [Value(-1.0)]).data == nn.hinge_loss([s], [-1.0]).data
+    assert nn.binary_cross_entropy_with_logits([s], [Value(1.0)]).data == pytest.approx(
+        nn.binary_cross_entropy_with_logits([s], [1.0]).data
+    )
+
+
+def test_cross_entropy_compiles_without_guards() -> None:
+    import autograd
+
+    zs = [Value(0.1), Value(2.0), Value(-1.0)]
+    step = autograd.compile(lambda: nn.cross_entropy(zs, 1))
+    assert not step.guards
+    loss = step()
+    eager = nn.cross_entropy(zs, 1)
+    assert loss == pytest.approx(eager.data, rel=1e-12)
+    grads = [z.grad for z in zs]
+    for z in zs:
+        z.grad = 0.0
+    eager.backward()
+    assert grads == pytest.approx([z.grad for z in zs], rel=1e-12)

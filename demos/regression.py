@@ -1,0 +1,92 @@
+"""Regression: an MLP(1, [8, 8, 1]) with tanh fits sin(x) on [-pi, pi] by mean squared error.
+
+    python -m demos.regression [--steps 300] [--points 40] [--seed 0] [--out out/regression] [--no-plot]
+
+Training points are evenly spaced over [-pi, pi]; full-batch Adam. Besides the training MSE it
+reports the MSE on 201 points between them (how well the fit interpolates) and plots the fit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import nn
+from autograd import no_grad
+from nn.optim import Adam
+
+from . import _common
+
+LR = 0.05
+
+
+def grid(n: int) -> list[float]:
+    """n evenly spaced points from -pi to pi (both ends included)."""
+    if n == 1:
+        return [0.0]
+    return [-math.pi + 2.0 * math.pi * i / (n - 1) for i in range(n)]
+
+
+def train(
+    model: nn.MLP, xs: Sequence[float], ys: Sequence[float], steps: int, progress: _common.Progress | None = None
+) -> list[float]:
+    """Full-batch Adam on the MSE; returns the loss per step."""
+    opt = Adam(model.parameters(), lr=LR)
+    losses: list[float] = []
+    for _ in range(steps):
+        loss = nn.mse_loss([model([x])[0] for x in xs], list(ys))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.data)
+        if progress is not None:
+            progress.update(loss.data)
+    return losses
+
+
+def predict(model: nn.MLP, xs: Sequence[float]) -> list[float]:
+    with no_grad():
+        return [model([x])[0].data for x in xs]
+
+
+def mse(pred: Sequence[float], target: Sequence[float]) -> float:
+    return sum((p - t) ** 2 for p, t in zip(pred, target, strict=True)) / len(target)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    parser = _common.make_parser("regression", "Fit sin(x) on [-pi, pi] with a 1-8-8-1 tanh MLP and MSE.", steps=300)
+    parser.add_argument("--points", type=_common.positive_int, default=40, help="training points")
+    args = parser.parse_args(argv)
+    _common.check_plotting(args)
+    out = _common.prepare_out(args.out)
+    timer = _common.Timer()
+
+    xs = grid(args.points)
+    ys = [math.sin(x) for x in xs]
+    model = nn.MLP(1, [8, 8, 1], activation="tanh", seed=args.seed)
+    print(model)
+    with _common.Progress(args.steps, "regression", args.quiet) as bar:
+        losses = train(model, xs, ys, args.steps, bar)
+
+    dense = grid(201)
+    fit = predict(model, dense)
+    metrics: dict[str, float] = {
+        "train_mse": mse(predict(model, xs), ys),
+        "interpolation_mse": mse(fit, [math.sin(x) for x in dense]),
+    }
+    seconds = timer.seconds()
+    files: list[Path] = [_common.write_metrics(out, metrics)]
+    model.save(out / "model.json")
+    files.append(out / "model.json")
+    if not args.no_plot:
+        ext = args.format
+        files.append(_common.plot_losses({"MSE": losses}, out / f"loss.{ext}", "regression: training loss", True))
+        curves = {"sin(x)": [math.sin(x) for x in dense], "MLP 1-8-8-1": fit}
+        files.append(_common.plot_fit(xs, ys, dense, curves, out / f"fit.{ext}", "regression: fitting sin(x)"))
+    _common.report("regression", metrics, seconds, out, files)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,558 @@
+"""Compiled replay (`autograd.compile`) against eager mode: every op, random DAGs, training, guards, errors."""
+
+from __future__ import annotations
+
+import gc
+import math
+import re
+from collections.abc import Callable
+
+import pytest
+from catalog import CATALOG, OpCase
+from hypothesis import given
+from hypothesis import strategies as st
+
+import autograd
+import nn
+from autograd import OPS, CompileBranchError, CompileError, Value, no_grad
+
+
+def same(a: float, b: float) -> bool:
+    """Equal to 1e-12 relative (the compiled code runs the same float operations as eager mode)."""
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+
+
+def eager(f: Callable[..., Value], xs: list[float]) -> tuple[float, list[float]]:
+    vs = [Value(x) for x in xs]
+    out = f(*vs)
+    out.backward()
+    return out.data, [v.grad for v in vs]
+
+
+def replay(c: autograd.Compiled, xs: list[float]) -> tuple[float, list[float]]:
+    vs = [Value(x) for x in xs]
+    out = c(*vs)
+    return out, [v.grad for v in vs]
+
+
+# ---- every op -------------------------------------------------------------------------------------
+def test_every_primitive_op_is_covered() -> None:
+    covered = {case.primitive.split(":")[1] for case in CATALOG if case.primitive}
+    assert set(OPS) <= covered, f"ops without a catalog row (and so without a compile test): {set(OPS) - covered}"
+
+
+@pytest.mark.parametrize("case", CATALOG, ids=lambda case: case.name)
+def test_every_op_matches_eager(case: OpCase) -> None:
+    """Traced at one point, replayed at another: value and gradients equal eager mode's."""
+
+    @given(st.tuples(*case.domain), st.tuples(*case.domain))
+    def check(traced: tuple[float, ...], xs: tuple[float, ...]) -> None:
+        c = autograd.compile(case.fn, *[Value(x) for x in traced])
+        value, grads = eager(case.fn, list(xs))
+        got, got_grads = replay(c, list(xs))
+        assert same(got, value), f"{case.name} at {xs}: {got} vs {value}"
+        for g, want in zip(got_grads, grads, strict=True):
+            assert same(g, want), f"{case.name} at {xs}: gradient {g} vs {want}"
+        assert same(c(*xs), value)  # the same replay with plain floats: no gradients wanted
+
+    check()
+
+
+def test_generated_code_covers_ops_by_the_engine_table() -> None:
+    """An op without an inline form still compiles, through the engine's own forward and local rules."""
+    c = autograd.compile(lambda x: x.gelu() + x.softplus() + x.erf(), Value(0.3))
+    assert "_F1['gelu']" in c.source and "_L1['softplus']" in c.source
+    assert same(replay(c, [-0.7])[1][0], eager(lambda x: x.gelu() + x.softplus() + x.erf(), [-0.7])[1][0])
+
+
+# ---- random DAGs with shared subexpressions ----------------------------------------------------
+UNARY: dict[str, Callable[[Value], Value]] = {
+    "tanh": lambda x: x.tanh(),
+    "sin": lambda x: x.sin(),
+    "cos": lambda x: x.cos(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "softplus": lambda x: x.softplus(),
+    "gelu": lambda x: x.gelu(),
+    "erf": lambda x: x.erf(),
+    "relu": lambda x: x.relu(),
+    "abs": lambda x: abs(x),
+    "leaky_relu": lambda x: x.leaky_relu(0.2),
+    "elu": lambda x: x.elu(0.7),
+    "exp": lambda x: (x.tanh() * 2).exp(),
+    "log": lambda x: (x * x + 0.5).log(),
+    "sqrt": lambda x: (x * x + 0.25).sqrt(),
+    "square": lambda x: x**2,
+    "cube": lambda x: x.tanh() ** 3,
+    "recip": lambda x: 1 / (x * x + 1),
+    "neg": lambda x: -x,
+}
+BINARY: dict[str, Callable[[Value, Value], Value]] = {
+    "+": lambda x, y: x + y,
+    "-": lambda x, y: x - y,
+    "*": lambda x, y: x.tanh() * y,
+    "/": lambda x, y: x / (y * y + 1),
+    "**": lambda x, y: (x * x + 0.5) ** y.tanh(),
+}
+KINKED = {"relu", "abs", "leaky_relu", "elu"}  # no derivative at 0: central differences would straddle it
+Recipe = list[tuple[str, int, int]]
+
+
+@st.composite
+def recipes(draw: st.DrawFn, n_inputs: int = 3, max_steps: int = 20, smooth: bool = False) -> Recipe:
+    steps: Recipe = []
+    names = sorted(set(UNARY) - (KINKED if smooth else set())) + sorted(BINARY)
+    for k in range(draw(st.integers(1, max_steps))):
+        name = draw(st.sampled_from(names))
+        i = draw(st.integers(0, n_inputs + k - 1))
+        j = draw(st.integers(0, n_inputs + k - 1))  # may equal i: x op x
+        steps.append((name, i, j))
+    return steps
+
+
+def build(recipe: Recipe) -> Callable[..., Value]:
+    def f(*xs: Value) -> Value:
+        nodes = list(xs)
+        for name, i, j in recipe:
+            nodes.append(UNARY[name](nodes[i]) if name in UNARY else BINARY[name](nodes[i], nodes[j]))
+        out = nodes[-1]
+        for node in nodes[len(xs) : -1]:  # every node feeds the output, so shared subexpressions fan out
+            out = out + node * 0.5
+        return out
+
+    return f
+
+
+INPUT = st.floats(-2.0, 2.0)
+
+
+@given(recipes(), st.tuples(INPUT, INPUT, INPUT), st.tuples(INPUT, INPUT, INPUT))
+def test_random_dags_match_eager(recipe: Recipe, traced: tuple[float, ...], xs: tuple[float, ...]) -> None:
+    f = build(recipe)
+    c = autograd.compile(f, *[Value(x) for x in traced])
+    value, grads = eager(f, list(xs))
+    got, got_grads = replay(c, list(xs))
+    assert same(got, value)
+    for g, want in zip(got_grads, grads, strict=True):
+        assert same(g, want), f"{recipe} at {xs}: {g} vs {want}"
+
+
+@given(recipes(max_steps=8, smooth=True), st.tuples(INPUT, INPUT, INPUT))
+def test_random_dags_gradient_matches_central_differences(recipe: Recipe, xs: tuple[float, ...]) -> None:
+    f = build(recipe)
+    c = autograd.compile(f, *xs)
+    _, grads = replay(c, list(xs))
+    h = 1e-6
+    for i in range(3):
+        up, down = list(xs), list(xs)
+        up[i] += h
+        down[i] -= h
+        numeric = (c(*up) - c(*down)) / (2 * h)  # the replay with floats is the function itself
+        assert abs(grads[i] - numeric) <= 1e-5 + 1e-4 * abs(numeric), f"{recipe} at {xs}: {grads[i]} vs {numeric}"
+
+
+# ---- parameters, arguments and accumulation ---------------------------------------------------------
+def test_parameters_are_read_by_reference_and_receive_gradients() -> None:
+    w = Value(0.5, label="w")
+    b = Value(-1.0, label="b")
+    c = autograd.compile(lambda x: (x * w + b).tanh(), 2.0)
+    assert c.parameters == [w, b]
+    for data in (0.5, -0.25, 3.0):
+        w.data = data
+        w.grad = b.grad = 0.0
+        got = c(1.5)
+        gw, gb = w.grad, b.grad
+        w.grad = b.grad = 0.0
+        out = (Value(1.5) * w + b).tanh()
+        out.backward()
+        assert same(got, out.data) and same(gw, w.grad) and same(gb, b.grad)
+
+
+def test_gradients_accumulate_and_float_arguments_get_none() -> None:
+    w = Value(0.3)
+    c = autograd.compile(lambda x, y: x * y * w, 1.0, Value(2.0))
+    x = Value(1.5)
+    c(x, 4.0)
+    c(x, 4.0)
+    assert same(x.grad, 2 * 4.0 * 0.3) and same(w.grad, 2 * 1.5 * 4.0)
+    assert same(c(2.0, 3.0), 2.0 * 3.0 * 0.3)  # floats: fine, nothing to write
+
+
+def test_non_leaf_arguments_and_captured_nodes_backpropagate_further() -> None:
+    a = Value(0.7)
+    hidden = (a * 3.0).sin()  # built before f: compiled code reads it by reference
+    c = autograd.compile(lambda x: (x * hidden).exp(), Value(1.0))
+    b = Value(-0.4)
+    arg = b * b + 1.0  # a non-leaf argument
+    c(arg)
+    ga, gb = a.grad, b.grad
+    a.grad = b.grad = 0.0
+    out = ((b * b + 1.0) * hidden).exp()
+    out.backward()
+    assert same(ga, a.grad) and same(gb, b.grad)
+
+
+def test_identity_and_constant_outputs() -> None:
+    x = Value(2.0)
+    assert autograd.compile(lambda v: v, 1.0)(x) == 2.0 and x.grad == 1.0
+    w = Value(5.0)
+    assert autograd.compile(lambda: w)() == 5.0 and w.grad == 1.0
+
+
+def test_no_grad_inside_f_stops_gradients_but_is_recomputed() -> None:
+    def f(x: Value) -> Value:
+        with no_grad():
+            s = x * 3.0  # a constant as far as gradients go, but it follows x
+        return x * s
+
+    c = autograd.compile(f, 1.0)
+    for x in (2.0, -0.5):
+        value, grads = eager(f, [x])
+        got, got_grads = replay(c, [x])
+        assert same(got, value) and same(got_grads[0], grads[0])
+    assert same(replay(c, [2.0])[1][0], 6.0)  # d(x * s)/dx with s held constant
+
+
+def test_traced_data_is_restored_to_plain_floats() -> None:
+    w = Value(0.5)
+    kept: list[Value] = []
+
+    def f(x: Value) -> Value:
+        h = x * w
+        kept.append(h)
+        return h.relu()
+
+    autograd.compile(f, 2.0)
+    assert type(w.data) is float and type(kept[0].data) is float
+
+
+# ---- training: identical trajectories ---------------------------------------------------------------
+def _train(compiled: bool, steps: int = 50) -> list[list[float]]:
+    xs = [(0.5, -1.0), (1.0, 0.25), (-0.5, 0.75), (-1.5, -0.5), (0.0, 1.25), (2.0, -0.25)]
+    ys = [1.0, -1.0, 1.0, -1.0, 1.0, -1.0]
+    model = nn.MLP(2, [4, 4, 1], activation="relu", seed=1)
+    params = model.parameters()
+    opt = nn.optim.SGD(params, lr=0.1, momentum=0.9)
+
+    def loss_fn() -> Value:
+        scores = [model(x)[0] for x in xs]
+        return nn.hinge_loss(scores, ys) + 1e-4 * nn.l2_penalty(params)
+
+    step = autograd.compile(loss_fn) if compiled else None
+    trajectory = []
+    for _ in range(steps):
+        for p in params:
+            p.grad = 0.0
+        if step is None:
+            loss_fn().backward()
+        else:
+            step()
+        opt.step()
+        trajectory.append([p.data for p in params])
+    return trajectory
+
+
+def test_mlp_training_follows_the_eager_trajectory() -> None:
+    eager_run, compiled_run = _train(False), _train(True)
+    assert eager_run[0] != eager_run[-1]  # it did train
+    for k, (want, got) in enumerate(zip(eager_run, compiled_run, strict=True)):
+        assert all(same(g, w) for g, w in zip(got, want, strict=True)), f"step {k} differs"
+
+
+def test_per_sample_compilation_sums_to_the_batch_gradient() -> None:
+    model = nn.MLP(2, [3, 1], activation="tanh", seed=2)
+    params = model.parameters()
+    c = autograd.compile(lambda x0, x1, y: (model([x0, x1])[0] - y) ** 2, 0.0, 0.0, 0.0)
+    data = [(0.5, -1.0, 1.0), (1.5, 0.5, -1.0), (-0.25, 0.75, 0.5)]
+    total = sum(c(*row) for row in data)
+    got = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    loss = sum((model([x0, x1])[0] - y) ** 2 for x0, x1, y in data)
+    loss.backward()
+    assert math.isclose(total, loss.data, rel_tol=1e-12)
+    assert all(math.isclose(g, p.grad, rel_tol=1e-12, abs_tol=1e-15) for g, p in zip(got, params, strict=True))
+
+
+# ---- branches ------------------------------------------------------------------------------------
+def _branch_on_data(x: Value) -> Value:
+    if x.data > 0:
+        return x * 2.0
+    return x * x
+
+
+def _branch_on_value(x: Value) -> Value:
+    return x.exp() if x > 0 else -x
+
+
+def _branch_reflected(x: Value) -> Value:
+    return x.exp() if 0.5 < x.sin() else x.cos()  # noqa: SIM300 - the reflected comparison is the point
+
+
+@pytest.mark.parametrize("f", [_branch_on_data, _branch_on_value, _branch_reflected])
+def test_a_changed_branch_raises_and_writes_no_gradient(f: Callable[[Value], Value]) -> None:
+    c = autograd.compile(f, 1.0)
+    assert len(c.guards) == 1
+    value, grads = eager(f, [1.25])  # the traced branch: replays fine
+    got, got_grads = replay(c, [1.25])
+    assert same(got, value) and same(got_grads[0], grads[0])
+    x = Value(-1.0)
+    with pytest.raises(CompileBranchError, match=r"was True when traced and is False now") as info:
+        c(x)
+    assert re.search(r"[<>]", str(info.value))  # names the comparison
+    assert x.grad == 0.0
+
+
+def test_guard_between_two_nodes_and_on_a_parameter() -> None:
+    w = Value(2.0)
+
+    def f(x: Value) -> Value:
+        h = x * w
+        if h.data >= w.data:  # compares two traced nodes; w is traced from its first use on
+            return h.tanh()
+        return h.sin()
+
+    c = autograd.compile(f, 1.5)
+    assert c(3.0) == math.tanh(6.0)
+    w.data = -1.0  # now h = -3 < w
+    with pytest.raises(CompileBranchError, match=">="):
+        c(3.0)
+
+
+def test_equality_and_truth_branches_are_guarded() -> None:
+    c = autograd.compile(lambda x: x * 2.0 if (x - 1.0).data else x * 3.0, 2.0)
+    assert c(5.0) == 10.0
+    with pytest.raises(CompileBranchError):
+        c(1.0)
+    c2 = autograd.compile(lambda x: x * 2.0 if x.data == 0.0 else x.exp(), 0.0)
+    with pytest.raises(CompileBranchError, match="=="):
+        c2(1.0)
+
+
+def test_kinks_inside_ops_are_not_branches() -> None:
+    c = autograd.compile(lambda x: x.relu() + abs(x) + x.leaky_relu(0.1) + x.elu(), 1.0)
+    assert c.guards == []
+    for x in (-2.0, 3.0):
+        assert same(replay(c, [x])[1][0], eager(lambda v: v.relu() + abs(v) + v.leaky_relu(0.1) + v.elu(), [x])[1][0])
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: Value(x.data) * x,  # a copy of traced data baked in
+        lambda x: x.detach() * x,
+        lambda x: x * (x * 2.0).data,  # .data as an operand
+        lambda x: x.exp() if x.data * 2 > 1 else x,  # a branch on arithmetic of .data
+        lambda x: x ** int(x.data),
+        lambda x: x * max(x.data, 0.5),
+    ],
+)
+def test_uses_of_data_a_replay_cannot_follow_are_refused_at_compile_time(f: Callable[[Value], Value]) -> None:
+    with pytest.raises(CompileError, match="compile: f"):
+        autograd.compile(f, 1.5)
+
+
+def test_printing_data_while_tracing_is_fine() -> None:
+    seen: list[str] = []
+
+    def f(x: Value) -> Value:
+        seen.append(f"{x.data:.2f} {x.data!r}")
+        return x * 2.0
+
+    c = autograd.compile(f, 1.5)
+    assert seen == ["1.50 1.5"] and c(2.0) == 4.0
+
+
+# ---- errors on replay -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("f", "traced", "bad", "error", "message"),
+    [
+        (lambda x: x.log(), 1.0, 0.0, ValueError, "log"),
+        (lambda x: (x * 2.0).log(), 1.0, -3.0, ValueError, "log"),
+        (lambda x: x.sqrt() * 2.0, 1.0, -1.0, ValueError, "sqrt"),
+        (lambda x: x**0.5, 1.0, -4.0, ValueError, r"\*\*"),
+        (lambda x: x.exp(), 1.0, 1000.0, OverflowError, "exp"),
+        (lambda x: (x * 1e300).tanh(), 1.0, 1e10, OverflowError, r"\*"),  # overflow hidden by tanh after it
+        (lambda x: (x * 1e300 + -x * 1e300).relu(), 1.0, 1e10, OverflowError, "overflows"),
+        (lambda x: 1.0 / x, 1.0, 0.0, ZeroDivisionError, "division by zero"),
+        (lambda x: x.sqrt(), 1.0, 0.0, ValueError, "derivative"),  # raised by the backward pass
+        (lambda x: x ** (1 / 3), 1.0, 0.0, ValueError, "derivative"),
+        (lambda x: x.sin(), 1.0, math.nan, ValueError, "finite"),
+    ],
+)
+def test_replay_raises_the_eager_error(
+    f: Callable[[Value], Value], traced: float, bad: float, error: type[Exception], message: str
+) -> None:
+    w = Value(1.0)
+    c = autograd.compile(lambda x: f(x) * w, traced)
+    x = Value(2.0)
+    if not math.isnan(bad):
+        x.data = bad
+        with pytest.raises(error, match=message):
+            c(x)
+    if message != "derivative":  # with a float argument nothing is differentiated along that path
+        with pytest.raises(error, match=message):
+            c(bad)
+    assert w.grad == 0.0 and x.grad == 0.0  # nothing half-written
+
+
+def test_bad_arguments() -> None:
+    c = autograd.compile(lambda x, y: x * y, 1.0, 2.0)
+    with pytest.raises(TypeError, match="positional argument"):
+        c(1.0)
+    with pytest.raises(TypeError, match="argument 1"):
+        c(1.0, "2")
+    with pytest.raises(TypeError, match="argument 0"):
+        c(True, 2.0)
+    with pytest.raises(ValueError, match="argument 0"):
+        c(math.inf, 2.0)
+    with pytest.raises(TypeError, match="must return a Value"):
+        autograd.compile(lambda x: 3.0, 1.0)
+    with pytest.raises(TypeError, match="callable"):
+        autograd.compile(3.0)  # type: ignore[arg-type]
+
+
+# ---- the source -------------------------------------------------------------------------------------
+def test_source_is_readable_and_built_from_structure_only() -> None:
+    w = Value(0.5, label="weight 1")
+    evil = Value(2.0, label="x); import os; (")
+    greek = Value(0.1, label="λ")
+
+    def f(x: Value) -> Value:
+        h = x * w + evil * greek
+        h.label = "hidden\nprint('hi')"
+        return h.tanh()
+
+    c = autograd.compile(f, Value(1.0, label="input"))
+    src = c.source
+    assert "def replay(" in src and "# ---- forward ----" in src and "# ---- backward" in src
+    assert "input_0" in src and "weight_1_" in src and re.search(r"hidden_print_+hi_\d", src)
+    assert "# tanh" in src and "# *" in src and "# +" in src
+    header = src.splitlines()[0]
+    assert "_tanh" in header and "_exp" not in header and "_log" not in header  # only the helpers it uses
+    assert "import os" not in src and "print(" not in src and "λ" not in src
+    for line in src.splitlines():  # every assignment target is a plain identifier
+        m = re.match(r"\s*([^=#]+?) [+]?= ", line)
+        if m and not m.group(1).startswith(("if", "_e")):
+            assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", m.group(1)), line
+    assert repr(c) == "<compiled f: 4 ops, 0 guards>"  # x*w, evil*greek, +, tanh
+
+
+# ---- memory: no cycles, nothing of the traced graph kept --------------------------------------------
+def _values_alive() -> int:
+    return sum(1 for o in gc.get_objects() if type(o) is Value)
+
+
+def test_no_reference_cycles_and_no_leaked_graph() -> None:
+    w = Value(0.5)
+    gc.collect()
+    gc.disable()
+    try:
+        before = _values_alive()
+        c = autograd.compile(lambda x, y: ((x * w).tanh() + y.exp() / x).relu() * 2.0, 1.0, Value(2.0))
+        c(1.5, Value(0.5))
+        c(2.5, 1.0)
+        assert _values_alive() == before  # the traced graph and the fresh leaves are gone, by refcount alone
+        del c
+        assert gc.collect() == 0  # and nothing needed the cycle collector
+    finally:
+        gc.enable()
+
+
+# ---- more of what f may do --------------------------------------------------------------------------
+def test_trace_invariant_bakes_a_shift_without_guards() -> None:
+    def log_softmax0(a: Value, b: Value, c: Value) -> Value:
+        zs = [a, b * 2.0, c.tanh()]
+        with autograd.trace_invariant():
+            shift = -max(z.data for z in zs)  # any shift gives the same result
+        exps = [(z + shift).exp() for z in zs]
+        return (zs[0] + shift) - (exps[0] + exps[1] + exps[2]).log()
+
+    c = autograd.compile(log_softmax0, 0.1, 0.2, 0.3)
+    assert c.guards == []
+    for xs in ([0.1, 0.2, 0.3], [2.0, -1.0, 0.5], [-0.5, 1.5, 3.0]):  # the largest logit moves around
+        value, grads = eager(log_softmax0, xs)
+        got, got_grads = replay(c, xs)
+        assert math.isclose(got, value, rel_tol=1e-12)
+        assert all(math.isclose(g, w, rel_tol=1e-12, abs_tol=1e-15) for g, w in zip(got_grads, grads, strict=True))
+    with pytest.raises(CompileError):  # the same shift without the context manager is refused
+        autograd.compile(lambda a, b: a + -max(a.data, b.data), 0.1, 0.2)
+
+
+def test_differentiating_inside_f_compiles() -> None:
+    w = Value(0.7)
+
+    def f(x: Value) -> Value:
+        y = (x * w).tanh() * x
+        (gx,) = autograd.gradients(y, [x], create_graph=True)  # engine-internal checks are not branches
+        return gx * gx + y
+
+    c = autograd.compile(f, 0.5)
+    assert c.guards == []
+    for x in (0.5, -1.3):
+        w.grad = 0.0
+        got, (gx,) = replay(c, [x])
+        gw = w.grad
+        w.grad = 0.0
+        value, (want_gx,) = eager(f, [x])
+        assert same(got, value) and same(gx, want_gx) and same(gw, w.grad)
+
+
+def test_compiling_inside_a_trace_is_refused() -> None:
+    def f(x: Value) -> Value:
+        autograd.compile(lambda y: y * 2.0, 1.0)
+        return x
+
+    with pytest.raises(CompileError, match="while tracing"):
+        autograd.compile(f, 1.0)
+    assert autograd.compile(lambda y: y * 2.0, 1.0)(3.0) == 6.0  # and nothing is left locked or patched
+
+
+# ---- batches ------------------------------------------------------------------------------------
+def test_batch_sums_rows_like_separate_calls() -> None:
+    model = nn.MLP(2, [4, 1], activation="relu", seed=3)
+    params = model.parameters()
+    c = autograd.compile(lambda x0, x1, y: (1.0 - y * model([x0, x1])[0]).relu() * 0.25, 0.0, 0.0, 1.0)
+    rows = [(0.5, -1.0, 1.0), (1.0, 0.25, -1.0), (-0.5, 0.75, 1.0), (3, 2, -1)]  # ints go the general way
+    total = c.batch(rows)
+    got = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    loss = sum((1.0 - y * model([x0, x1])[0]).relu() * 0.25 for x0, x1, y in rows)
+    loss.backward()
+    assert math.isclose(total, loss.data, rel_tol=1e-12)
+    assert all(math.isclose(g, p.grad, rel_tol=1e-12, abs_tol=1e-15) for g, p in zip(got, params, strict=True))
+    x, want = Value(-1.5), Value(-1.5)
+    c.batch([(x, 2.0, 1.0)])  # a Value in a row gets its gradient, as in a call
+    ((1.0 - model([want, 2.0])[0]).relu() * 0.25).backward()
+    assert want.grad != 0.0 and same(x.grad, want.grad)
+
+
+def test_batch_errors_write_nothing() -> None:
+    w = Value(0.5)
+    c = autograd.compile(lambda x: (x * w).log() if x.data > 0 else x * w, 1.0)
+    with pytest.raises(TypeError, match="row 1 has 2 arguments"):
+        c.batch([(1.0,), (1.0, 2.0)])
+    with pytest.raises(CompileBranchError):
+        c.batch([(1.0,), (2.0,), (-1.0,)])
+    assert w.grad == 0.0
+    w.data = -0.5
+    with pytest.raises(ValueError, match="log"):
+        c.batch([(1.0,)])
+    assert w.grad == 0.0
+    w.data = 0.5
+    assert same(c.batch([(1.0,), (2.0,)]), math.log(0.5) + math.log(1.0)) and same(w.grad, 2 / 0.5)
+    assert autograd.compile(lambda: w * 3.0).batch([(), ()]) == 2 * 1.5
+
+
+def test_numbers_kept_from_an_earlier_trace_are_constants() -> None:
+    kept: list[float] = []
+
+    def f(x: Value) -> Value:
+        kept.append(x.data)
+        return x * 2.0
+
+    autograd.compile(f, 1.5)
+    c = autograd.compile(lambda x: x.exp() if x.data > kept[0] else x, 2.0)
+    assert c.guards == ["arg_0 > 1.5 is True"]
+    with pytest.raises(CompileBranchError):
+        c(1.0)

@@ -1,0 +1,238 @@
+"""The training demos: they learn what they claim, run end to end, and plot when asked."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import nn
+from demos import _common, digits, moons, regression, spiral, xor
+from nn import datasets
+
+ROOT = Path(__file__).resolve().parent.parent
+SKLEARN = "scikit-learn is not installed (pip install 'chainrule[demos]')"
+
+
+def _run(module, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[dict, str]:  # type: ignore[type-arg]
+    metrics = module.main(argv)
+    return metrics, capsys.readouterr().out
+
+
+def _check_outputs(out: Path, metrics: dict, printed: str) -> None:  # type: ignore[type-arg]
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8")) == metrics
+    assert isinstance(nn.load_model(out / "model.json"), nn.Module)
+    assert f"output folder: {out}" in printed
+
+
+# ---- they learn what they claim ---------------------------------------------------------------------
+def test_xor_mlp_reaches_100_percent_and_a_single_neuron_cannot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics, printed = _run(xor, ["--no-plot", "--quiet", "--out", str(tmp_path)], capsys)
+    assert metrics["mlp_accuracy"] == 1.0
+    assert 1 <= metrics["mlp_steps_to_100pct"] <= 50
+    # one line through the plane classifies at most 3 of the 4 XOR points
+    assert metrics["neuron_best_accuracy"] <= 0.75
+    assert metrics["neuron_accuracy"] <= 0.75
+    _check_outputs(tmp_path, metrics, printed)
+
+
+def test_moons_reaches_100_percent_within_50_steps() -> None:
+    X, y = datasets.moons(n=100, noise=0.1, seed=0)
+    model = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
+    losses, accs = moons.train(model, X, y, steps=100, until=1.0)
+    assert accs[-1] == 1.0
+    assert len(accs) <= 50
+    assert losses[-1] < losses[0]
+
+
+def test_moons_compiled_makes_the_same_updates_as_eager() -> None:
+    pytest.importorskip("autograd.compile", reason="autograd.compile is not available")
+    X, y = datasets.moons(n=12, noise=0.1, seed=2)
+    eager = nn.MLP(2, [4, 4, 1], activation="relu", seed=2)
+    compiled = nn.MLP(2, [4, 4, 1], activation="relu", seed=2)
+    eager_losses, _ = moons.train(eager, X, y, steps=5)
+    compiled_losses = moons.train_compiled(compiled, X, y, steps=5)
+    assert compiled_losses == pytest.approx(eager_losses, rel=1e-12, abs=1e-15)
+    for a, b in zip(eager.parameters(), compiled.parameters(), strict=True):
+        assert b.data == pytest.approx(a.data, rel=1e-12, abs=1e-15)
+
+
+def test_digits_compiled_makes_the_same_updates_as_eager() -> None:
+    pytest.importorskip("sklearn", reason=SKLEARN)
+    pytest.importorskip("autograd.compile", reason="autograd.compile is not available")
+    X, y, _, _ = datasets.digits(seed=0)
+    X, y = X[:20], y[:20]
+    eager = nn.MLP(64, [3, 10], activation="relu", init="he", seed=1)
+    compiled = nn.MLP(64, [3, 10], activation="relu", init="he", seed=1)
+    eager_losses = digits.train(eager, X, y, epochs=1, batch_size=8, seed=0)
+    compiled_losses = digits.train_compiled(compiled, X, y, epochs=1, batch_size=8, seed=0)
+    assert len(eager_losses) == 3
+    # the same sums in another order: equal up to rounding
+    assert compiled_losses == pytest.approx(eager_losses, rel=1e-9)
+    for a, b in zip(eager.parameters(), compiled.parameters(), strict=True):
+        assert b.data == pytest.approx(a.data, rel=1e-9, abs=1e-12)
+
+
+# ---- every demo runs end to end ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("module", "argv"),
+    [
+        (xor, ["--steps", "3"]),
+        (moons, ["--steps", "2"]),
+        (spiral, ["--steps", "2", "--hidden", "4"]),
+        (regression, ["--steps", "3", "--points", "5"]),
+        (digits, ["--epochs", "1", "--limit", "16", "--batch-size", "8"]),
+    ],
+    ids=lambda v: v.__name__.rsplit(".", 1)[-1] if hasattr(v, "__name__") else None,
+)
+def test_demo_runs_end_to_end_without_plots(
+    module,
+    argv: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    if module is digits:
+        pytest.importorskip("sklearn", reason=SKLEARN)
+    metrics, printed = _run(module, [*argv, "--no-plot", "--out", str(tmp_path)], capsys)
+    assert metrics and all(isinstance(v, (int, float)) for v in metrics.values())
+    for key, value in metrics.items():
+        if "accuracy" in key:
+            assert 0.0 <= value <= 1.0
+    _check_outputs(tmp_path, metrics, printed)
+    assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob("*.svg"))
+    assert "loss" in printed  # the plain progress lines (stdout is not a terminal here)
+
+
+def test_moons_compiled_reaches_100_percent_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("autograd.compile", reason="autograd.compile is not available")
+    metrics, printed = _run(moons, ["--compiled", "--no-plot", "--quiet", "--out", str(tmp_path)], capsys)
+    assert metrics["train_accuracy"] == 1.0
+    _check_outputs(tmp_path, metrics, printed)
+
+
+def test_same_seed_same_run(tmp_path: Path) -> None:
+    argv = ["--steps", "5", "--no-plot", "--quiet", "--seed", "3"]
+    assert regression.main([*argv, "--out", str(tmp_path / "a")]) == regression.main(
+        [*argv, "--out", str(tmp_path / "b")]
+    )
+
+
+@pytest.mark.parametrize("module", [xor, moons, spiral, regression, digits])
+def test_help_lists_the_common_options(module, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exc:
+        module.main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for option in ["--seed", "--out", "--no-plot", "--quiet", "--format"]:
+        assert option in text
+    assert ("--epochs" if module is digits else "--steps") in text
+
+
+def test_bad_step_count_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        xor.main(["--steps", "0"])
+    assert exc.value.code == 2
+    assert "positive integer" in capsys.readouterr().err
+
+
+def test_runs_as_a_module_from_the_repo_root(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "demos.xor", "--steps", "2", "--no-plot", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"output folder: {tmp_path}" in result.stdout
+    assert (tmp_path / "metrics.json").is_file()
+
+
+# ---- optional packages ------------------------------------------------------------------------------
+def test_no_plot_works_without_matplotlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    metrics = xor.main(["--steps", "2", "--no-plot", "--quiet", "--out", str(tmp_path / "ok")])
+    assert "mlp_accuracy" in metrics
+    with pytest.raises(SystemExit) as exc:  # plots wanted: a clear error before any training
+        xor.main(["--steps", "2", "--out", str(tmp_path / "no")])
+    assert "--no-plot" in str(exc.value.code) and "chainrule[demos]" in str(exc.value.code)
+    assert not (tmp_path / "no").exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_falls_back_to_plain_lines_without_tqdm(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    terminal = _Terminal()
+    with _common.Progress(40, "demo", stream=terminal) as bar:
+        for i in range(40):
+            bar.update(1.0 / (i + 1), acc=0.5)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "demo:  1/40  loss 1.0000  acc 0.5"
+    assert lines[-1] == "demo: 40/40  loss 0.0250  acc 0.5"
+    assert len(lines) == 11  # the first step, then every 4th
+    assert terminal.getvalue() == ""
+
+
+def test_progress_uses_tqdm_on_a_terminal_and_nothing_when_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm", reason="tqdm is not installed (pip install 'chainrule[demos]')")
+    terminal = _Terminal()
+    with _common.Progress(5, "demo", stream=terminal) as bar:
+        for _ in range(5):
+            bar.update(0.125)
+    assert "5/5" in terminal.getvalue() and "loss=0.1250" in terminal.getvalue()
+    quiet = _Terminal()
+    with _common.Progress(5, "demo", quiet=True, stream=quiet) as bar:
+        bar.update(0.5)
+    assert quiet.getvalue() == "" and capsys.readouterr().out == ""
+
+
+# ---- plots --------------------------------------------------------------------------------------------
+MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "svg": b"<?xml"}
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_plots_are_written(fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'chainrule[demos]')")
+    xor.main(["--steps", "20", "--quiet", "--format", fmt, "--out", str(tmp_path / "xor")])
+    regression.main(["--steps", "3", "--points", "5", "--quiet", "--format", fmt, "--out", str(tmp_path / "reg")])
+    printed = capsys.readouterr().out
+    expected = [
+        tmp_path / "xor" / f"loss.{fmt}",
+        tmp_path / "xor" / f"boundary.{fmt}",
+        tmp_path / "xor" / f"boundary_neuron.{fmt}",
+        tmp_path / "reg" / f"loss.{fmt}",
+        tmp_path / "reg" / f"fit.{fmt}",
+    ]
+    for path in expected:
+        assert path.is_file() and path.stat().st_size > 1000, path
+        assert path.read_bytes().startswith(MAGIC[fmt]), path
+        assert path.name in printed
+    assert not list(tmp_path.rglob(".*.tmp*"))  # no temp files left behind
+
+
+def test_digits_without_scikit_learn_exits_with_the_install_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # `from sklearn.datasets import ...` now fails
+    with pytest.raises(SystemExit) as exc:
+        digits.main(["--no-plot", "--out", str(tmp_path / "d")])
+    assert exc.value.code == 2
+    assert "pip install 'chainrule[demos]'" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
