@@ -73,57 +73,57 @@ class Value:
 
     # ---- primitive ops: each is one row of _UNARY / _BINARY below -------------------------------
     def __add__(self, other: Operand) -> Value:
-        return _binary("+", self, other)
+        return _node("+", self, other if other.__class__ is Value else _lift(other, "+"), None)
 
     def __mul__(self, other: Operand) -> Value:
-        return _binary("*", self, other)
+        return _node("*", self, other if other.__class__ is Value else _lift(other, "*"), None)
 
     def __pow__(self, other: Operand) -> Value:
         if isinstance(other, Value):
-            return _binary("**", self, other)
-        return _unary("**", self, _to_float(other, "**"))
+            return _node("**", self, other, None)
+        return _node("**", self, None, _to_float(other, "**"))
 
     def abs(self) -> Value:
-        return _unary("abs", self)
+        return _node("abs", self, None, None)
 
     def exp(self) -> Value:
-        return _unary("exp", self)
+        return _node("exp", self, None, None)
 
     def log(self) -> Value:
-        return _unary("log", self)
+        return _node("log", self, None, None)
 
     def sqrt(self) -> Value:
-        return _unary("sqrt", self)
+        return _node("sqrt", self, None, None)
 
     def sin(self) -> Value:
-        return _unary("sin", self)
+        return _node("sin", self, None, None)
 
     def cos(self) -> Value:
-        return _unary("cos", self)
+        return _node("cos", self, None, None)
 
     def tanh(self) -> Value:
-        return _unary("tanh", self)
+        return _node("tanh", self, None, None)
 
     def sigmoid(self) -> Value:
-        return _unary("sigmoid", self)
+        return _node("sigmoid", self, None, None)
 
     def relu(self) -> Value:
-        return _unary("relu", self)
+        return _node("relu", self, None, None)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
-        return _unary("leaky_relu", self, _to_float(negative_slope, "leaky_relu"))
+        return _node("leaky_relu", self, None, _to_float(negative_slope, "leaky_relu"))
 
     def elu(self, alpha: float = 1.0) -> Value:
-        return _unary("elu", self, _to_float(alpha, "elu"))
+        return _node("elu", self, None, _to_float(alpha, "elu"))
 
     def gelu(self) -> Value:
-        return _unary("gelu", self)
+        return _node("gelu", self, None, None)
 
     def softplus(self) -> Value:
-        return _unary("softplus", self)
+        return _node("softplus", self, None, None)
 
     def erf(self) -> Value:
-        return _unary("erf", self)
+        return _node("erf", self, None, None)
 
     # ---- derived ops: one line each ---------------------------------------------------------------
     def __neg__(self) -> Value:
@@ -199,10 +199,13 @@ class Value:
 # ---- construction helpers ---------------------------------------------------------------------
 def _to_float(x: object, where: str) -> float:
     """Check that `x` is a real, finite number and return it as a float."""
-    if type(x) is float or type(x) is int:
-        f = float(x)  # an int beyond float range raises OverflowError here
-    elif isinstance(x, numbers.Real) and not isinstance(x, bool):
-        f = float(x)
+    if type(x) is float or type(x) is int or (isinstance(x, numbers.Real) and not isinstance(x, bool)):
+        try:
+            f = float(x)
+        except OverflowError:  # e.g. an int beyond float range; its repr could be thousands of digits
+            raise OverflowError(
+                f"{where}: expected a finite number, got {type(x).__name__} too large for a float"
+            ) from None
     else:
         raise TypeError(f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
     if not -_INF < f < _INF:
@@ -244,8 +247,15 @@ def _reciprocal(x: object, dividend: Value) -> Value:
 _new = object.__new__
 
 
-def _node(data: float, op: str, a: Value, b: Value | None, arg: float | None) -> Value:
-    """The node `op` made from a (and b); under no_grad() a leaf instead, so no graph is recorded."""
+def _node(op: str, a: Value, b: Value | None, arg: float | None) -> Value:
+    """Run op's forward rule on a (and b) and record the new node; under no_grad() a leaf instead.
+
+    Every op goes through here (`b` is None for a unary op, `arg` its constant parameter).
+    """
+    try:
+        data = _FORWARD1[op](a.data, arg) if b is None else _FORWARD2[op](a.data, b.data)
+    except OverflowError:  # math.exp and friends raise instead of returning inf
+        data = _INF
     if not -_INF < data < _INF:  # the inputs are finite, so this is an overflow
         operands = ", ".join(repr(v.data) for v in (a, b) if v is not None)
         raise OverflowError(f"{op}: result overflows a float for input ({operands})")
@@ -265,23 +275,6 @@ def _node(data: float, op: str, a: Value, b: Value | None, arg: float | None) ->
         out._a = out._b = None
         out._arg = None
     return out
-
-
-def _unary(op: str, x: Value, arg: float | None = None) -> Value:
-    try:
-        data = _FORWARD1[op](x.data, arg)
-    except OverflowError:  # math.exp and friends raise instead of returning inf
-        data = _INF
-    return _node(data, op, x, None, arg)
-
-
-def _binary(op: str, x: Value, other: Operand) -> Value:
-    y = other if isinstance(other, Value) else _lift(other, op)
-    try:
-        data = _FORWARD2[op](x.data, y.data)
-    except OverflowError:
-        data = _INF
-    return _node(data, op, x, y, None)
 
 
 # ---- forward rules with domain checks ---------------------------------------------------------
@@ -361,7 +354,7 @@ def _pow_or_inf(x: Any, p: Any) -> Any:
     """x ** p, but inf where float ** raises a bare OverflowError, so backward reports the
     overflow with the node (and under detect_anomaly the op) instead of "(34, 'Numerical result ...')"."""
     try:
-        return x ** p
+        return x**p
     except OverflowError:
         if isinstance(x, Value):  # the engine's own ** already raised a clear error
             raise
@@ -416,9 +409,14 @@ _UNARY: dict[str, tuple[Callable[[float, Any], float], Callable[[Any, Any, Any, 
     "erf": (lambda x, _: math.erf(x), lambda x, out, _, m: _TWO_OVER_SQRT_PI * m.exp(-x * x)),
 }
 
+def _PASS_THROUGH(x: Any, y: Any, out: Any, m: Any) -> tuple[float, float]:
+    """+'s local derivatives, (1, 1): the loop recognises this rule and passes the gradient straight on."""
+    return (1.0, 1.0)
+
+
 # op -> (forward(x, y) -> float, local derivatives(x, y, out, m) -> (d out / d x, d out / d y))
 _BINARY: dict[str, tuple[Callable[[float, float], float], Callable[[Any, Any, Any, Any], tuple[Any, Any]]]] = {
-    "+": (lambda x, y: x + y, lambda x, y, out, m: (1.0, 1.0)),
+    "+": (lambda x, y: x + y, _PASS_THROUGH),
     "*": (lambda x, y: x * y, lambda x, y, out, m: (y, x)),
     "**": (_pow, _d_pow),
 }
@@ -498,9 +496,14 @@ def _sweep(
                         if b is None:
                             a._g += g * local1[node.op](x, out, node._arg, m)
                         else:
-                            dx, dy = local2[node.op](x, y, out, m)
-                            a._g += g * dx
-                            b._g += g * dy
+                            local = local2[node.op]
+                            if local is _PASS_THROUGH:  # d(x + y)/dx = d(x + y)/dy = 1
+                                a._g += g
+                                b._g += g
+                            else:
+                                dx, dy = local(x, y, out, m)
+                                a._g += g * dx
+                                b._g += g * dy
                         if anomaly:
                             _check_step(node, g)
                 if a is None:
