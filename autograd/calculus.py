@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextvars
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any
 
 from .engine import Value, _to_float, gradients, no_grad
 
-Argnums = Union[int, Sequence[int]]
+Argnums = int | Sequence[int]
 
 # How many grad transforms are running around this call. Inside an outer transform, an inner one
 # must return Values connected to the outer graph (not floats), or the outer derivative is lost.
@@ -89,7 +89,7 @@ def gradcheck(
     if not inputs:
         raise ValueError("gradcheck: give at least one input")
     point = [x.data if isinstance(x, Value) else _to_float(x, "gradcheck") for x in inputs]
-    leaves = [Value(p, x.label if isinstance(x, Value) else "") for p, x in zip(point, inputs)]
+    leaves = [Value(p, x.label if isinstance(x, Value) else "") for p, x in zip(point, inputs, strict=True)]
     out = f(*leaves)
     if not isinstance(out, Value):
         raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__} {out!r}")

@@ -161,7 +161,7 @@ class _Tainted(float):
     def __bool__(self) -> bool:
         if _tracing_here() and not _caller_is_library(1):
             self._refuse("tests the truth of")
-        return float.__ne__(self, 0.0)  # type: ignore[no-any-return]
+        return float.__ne__(self, 0.0)
 
     def __int__(self) -> int:
         if _tracing_here() and not _caller_is_library(1):
@@ -241,7 +241,7 @@ class _Traced(_Tainted):
         result = float.__ne__(self, 0.0)
         if _tracing_here() and not _caller_is_library(1):
             _active._guard(self, "!=", 0.0, result)  # type: ignore[union-attr]
-        return result  # type: ignore[no-any-return]
+        return result
 
 
 def _traced(x: float, key: int) -> _Traced:
@@ -347,7 +347,7 @@ def _trace(f: Callable[..., Any], example_args: tuple[Any, ...]) -> tuple[_Trace
             leaf.data = _traced(leaf.data, k)
             leaves.append(leaf)
         orig_node, orig_lift = engine._node, engine._lift
-        engine._node, engine._lift = _hooked_node(orig_node), _hooked_lift(orig_lift)  # type: ignore[assignment]
+        engine._node, engine._lift = _hooked_node(orig_node), _hooked_lift(orig_lift)
         try:
             with engine._enable_grad():
                 _active = probe = _Tracer()  # the engine's ops must reach the hooks, or nothing is traced
@@ -358,7 +358,7 @@ def _trace(f: Callable[..., Any], example_args: tuple[Any, ...]) -> tuple[_Trace
                 out = f(*leaves)
         finally:
             _active = None
-            engine._node, engine._lift = orig_node, orig_lift  # type: ignore[assignment]
+            engine._node, engine._lift = orig_node, orig_lift
             for v, data in tracer.saved:
                 v.data = data
             for v in tracer.values:
@@ -534,7 +534,7 @@ def _local(plan: _Plan, k: int, which: int) -> str | None:
         if op == "+":
             return "1.0"
         if op == "*":
-            return y if which == 0 else x  # type: ignore[return-value]
+            return y if which == 0 else x
         return f"_L2[{op!r}]({x}, {y}, {o}, _FM)[{which}]"
     if op == "**":
         n = float(arg)  # type: ignore[arg-type]

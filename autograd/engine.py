@@ -16,10 +16,10 @@ import numbers
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Union
+from typing import Any, TypeAlias
 
-Number = Union[int, float]
-Operand = Union["Value", int, float]
+Number = int | float
+Operand: TypeAlias = "Value | int | float"
 
 _INF = math.inf
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("grad_enabled", default=True)

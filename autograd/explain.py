@@ -84,12 +84,13 @@ def _steps(order: Sequence[Value], names: Sequence[str]) -> list[BackwardStep]:
             text = f"d{out}/d{names[i]} = {' + '.join(_term(t) for t in terms)} = {num(total[i])}"
             steps.append(BackwardStep("sum", i, total[i], text, terms=tuple(terms)))
         g = total[i]  # complete: every node using v comes before it in this order
-        for slot, (x, local) in enumerate(zip(v.inputs, local_derivatives(v))):
+        for slot, (x, local) in enumerate(zip(v.inputs, local_derivatives(v), strict=True)):
             j = index[x]
             c = g * local
             contributions[j].append(c)
             total[j] += c  # the same additions, in the same order, as backward
-            text = f"d{out}/d{names[j]} += d{out}/d{names[i]} * d{names[i]}/d{names[j]} = ({num(g)})({num(local)}) = {num(c)}"
+            chain = f"d{out}/d{names[j]} += d{out}/d{names[i]} * d{names[i]}/d{names[j]}"  # upstream x local
+            text = f"{chain} = ({num(g)})({num(local)}) = {num(c)}"
             steps.append(BackwardStep("edge", j, c, text, source=i, slot=slot, upstream=g, local=local))
     return steps
 
@@ -252,7 +253,7 @@ def backprop_html(root: Value, rankdir: str = "LR", edge_labels: bool = True, ma
         '<span id="count"></span>',
         "</div>",
     ]
-    for f, svg in zip(frames, svgs):
+    for f, svg in zip(frames, svgs, strict=True):
         parts.append(f'<div class="frame" id="frame{f.step}">')
         parts.append(f'<p class="caption">step {f.step + 1} of {n}: {html.escape(f.text, quote=True)}</p>')
         parts.append(svg)

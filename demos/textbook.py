@@ -86,7 +86,7 @@ def run_textbook(out: Path) -> bool:
     for node in topological_order(L):
         name = node.label
         want = (TEXTBOOK_DATA.get(name), TEXTBOOK_GRAD.get(name))
-        row_ok = all(w is None or _close(got, w) for got, w in zip((node.data, node.grad), want))
+        row_ok = all(w is None or _close(got, w) for got, w in zip((node.data, node.grad), want, strict=True))
         ok &= row_ok
         note = _mark(row_ok) if want != (None, None) else "(the constant 2)"
         print(f"   {name:<5}{node.data:>9.4f}{node.grad:>12.4f}   {note}")

@@ -140,7 +140,7 @@ def test_values_hash_by_identity() -> None:
 
 def test_comparisons_act_on_data_and_return_bool() -> None:
     a, b = Value(1.0), Value(2.0)
-    for result in (a < b, a <= b, b > a, b >= a, a < 1.5, a >= 1, 0.5 < a, 3 > b):
+    for result in (a < b, a <= b, b > a, b >= a, a < 1.5, a >= 1, 0.5 < a, 3 > b):  # noqa: SIM300
         assert result is True
     assert (a > b) is False
     assert float(b) == 2.0

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import pytest
+import requires
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -89,7 +89,7 @@ def test_random_dags_match_central_differences(recipe: Recipe, xs: list[float]) 
 
 @given(recipes(), points)
 def test_random_dags_match_torch_float64(recipe: Recipe, xs: list[float]) -> None:
-    torch = pytest.importorskip("torch", reason="torch not installed: `pip install torch==2.13.0` for reference tests")
+    torch = requires.torch()
     leaves = [Value(x) for x in xs]
     out = run(recipe, leaves)
     out.backward()
@@ -97,14 +97,14 @@ def test_random_dags_match_torch_float64(recipe: Recipe, xs: list[float]) -> Non
     tout = run(recipe, ts)
     tout.backward()
     assert math.isclose(out.data, tout.item(), rel_tol=1e-12, abs_tol=1e-12)
-    for leaf, t in zip(leaves, ts):
+    for leaf, t in zip(leaves, ts, strict=True):
         tg = 0.0 if t.grad is None else t.grad.item()
         assert math.isclose(leaf.grad, tg, rel_tol=1e-9, abs_tol=1e-12), (recipe, leaf.grad, tg)
 
 
 @given(recipes(max_steps=12), points)
 def test_random_dags_second_derivatives_match_torch(recipe: Recipe, xs: list[float]) -> None:
-    torch = pytest.importorskip("torch", reason="torch not installed: `pip install torch==2.13.0` for reference tests")
+    torch = requires.torch()
     leaves = [Value(x) for x in xs]
     g0 = gradients(run(recipe, leaves), leaves, create_graph=True)[0]
     second = gradients(g0, leaves)
@@ -114,6 +114,6 @@ def test_random_dags_second_derivatives_match_torch(recipe: Recipe, xs: list[flo
         assert second == [0.0, 0.0, 0.0]
         return
     tsecond = torch.autograd.grad(tg0, ts, allow_unused=True)
-    for s, t in zip(second, tsecond):
+    for s, t in zip(second, tsecond, strict=True):
         tv = 0.0 if t is None else t.item()
         assert math.isclose(s, tv, rel_tol=1e-9, abs_tol=1e-10), (recipe, s, tv)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import unicodedata
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -12,14 +11,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from requires import needs_dot
 
 import autograd
 from autograd import GraphvizNotFoundError, Value, draw, save_svg, to_svg, topological_order
-
-needs_dot = pytest.mark.skipif(
-    shutil.which("dot") is None,
-    reason="Graphviz's `dot` program is not installed (apt-get install graphviz / brew install graphviz); CI installs it",
-)
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 # Every element dot writes for our drawings; anything else in the SVG would have come from a label.

@@ -117,9 +117,8 @@ def test_detect_anomaly_names_the_op_the_node_and_its_inputs() -> None:
     from autograd import detect_anomaly
 
     a, q = _overflowing_gradient()
-    with detect_anomaly():
-        with pytest.raises(FloatingPointError) as err:
-            q.backward()
+    with detect_anomaly(), pytest.raises(FloatingPointError) as err:
+        q.backward()
     message = str(err.value)
     assert "op '*'" in message and "a=1e-200" in message and "input 0 inf" in message
     # outside the context, backward still catches it (at the leaf, less precisely)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from requires import needs_dot
 
 from autograd import (
     BackwardStep,
@@ -22,11 +22,6 @@ from autograd import (
     local_derivatives,
     save_backprop_html,
     topological_order,
-)
-
-needs_dot = pytest.mark.skipif(
-    shutil.which("dot") is None,
-    reason="Graphviz's `dot` program is not installed (apt-get install graphviz / brew install graphviz); CI installs it",
 )
 
 
@@ -186,7 +181,7 @@ def test_explain_agrees_exactly_with_backward_on_random_graphs(root: Value) -> N
             assert len(s.terms) >= 2
             assert s.value == order[s.node].grad
     # The text states the same numbers (rounded to 6 significant digits).
-    for s, line in zip(steps, explain(root).splitlines()):
+    for s, line in zip(steps, explain(root).splitlines(), strict=True):
         assert line == s.text
         assert math.isclose(float(line.rsplit("= ", 1)[1]), s.value, rel_tol=5e-6)  # half a unit in the 6th digit
 

@@ -6,12 +6,12 @@ import inspect
 import math
 
 import pytest
+import requires
+from catalog import BY_NAME, CATALOG, NOT_OPS, OpCase
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd import OPS, Value, grad, gradients, local_derivatives, no_grad
-from autograd import engine
-from catalog import BY_NAME, CATALOG, NOT_OPS, OpCase
+from autograd import OPS, Value, engine, grad, gradients, local_derivatives, no_grad
 
 H = 1e-6  # central-difference step
 
@@ -87,7 +87,7 @@ def test_second_derivative_matches_differences_of_the_first(case: OpCase) -> Non
 
 @pytest.mark.parametrize("case", [c for c in CATALOG if c.torch is not None], ids=_ids)
 def test_matches_torch_float64(case: OpCase) -> None:
-    torch = pytest.importorskip("torch", reason="torch not installed: `pip install torch==2.13.0` for reference tests")
+    torch = requires.torch()
     assert case.torch is not None
 
     @given(samples(case))
@@ -99,7 +99,7 @@ def test_matches_torch_float64(case: OpCase) -> None:
         tout = case.torch(*ts)
         tout.backward()
         assert math.isclose(out.data, tout.item(), rel_tol=1e-12, abs_tol=1e-12)
-        for v, t in zip(vs, ts):
+        for v, t in zip(vs, ts, strict=True):
             tg = 0.0 if t.grad is None else t.grad.item()
             assert math.isclose(v.grad, tg, rel_tol=1e-10, abs_tol=1e-12), (case.name, xs, v.grad, tg)
 

@@ -12,16 +12,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import requires
+from requires import needs_dot
 
 from autograd import Value
 from demos import textbook
 
 ROOT = Path(__file__).resolve().parent.parent
 
-needs_dot = pytest.mark.skipif(
-    shutil.which("dot") is None,
-    reason="Graphviz's `dot` program is not installed (apt-get install graphviz / brew install graphviz); CI installs it",
-)
 
 # Lecture 000, figures 7.12 / 7.13: (value, dL/d node) of every node of L = c(a + 2b).
 LECTURE_000 = {
@@ -135,7 +133,7 @@ def test_two_layer_example_matches_the_slides() -> None:
 
 
 def test_two_layer_example_matches_torch() -> None:
-    torch = pytest.importorskip("torch", reason="torch is not installed (optional reference: pip install '.[torch]')")
+    torch = requires.torch()
     x = torch.tensor([[2.0, 3.0]], dtype=torch.float64)
     w1 = torch.tensor([[-0.78, 0.13], [0.85, 0.23]], dtype=torch.float64, requires_grad=True)
     b1 = torch.zeros(2, dtype=torch.float64, requires_grad=True)
