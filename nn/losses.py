@@ -80,7 +80,7 @@ def mse_loss(preds: Sequence[Any], targets: Sequence[Any]) -> Value:
     name = "mse_loss"
     p, t = _paired(preds, targets, name, "preds", "targets")
     terms = []
-    for i, (pi, ti) in enumerate(zip(p, t)):
+    for i, (pi, ti) in enumerate(zip(p, t, strict=True)):
         pv = _value(pi, name, f"preds[{i}]")
         d = pv - ti if isinstance(ti, Value) else pv + (-_number(ti, name, f"targets[{i}]"))
         terms.append(d * d)
@@ -96,7 +96,7 @@ def binary_cross_entropy_with_logits(logits: Sequence[Any], targets: Sequence[An
     name = "binary_cross_entropy_with_logits"
     z, y = _paired(logits, targets, name, "logits", "targets")
     terms = []
-    for i, (zi, yi) in enumerate(zip(z, y)):
+    for i, (zi, yi) in enumerate(zip(z, y, strict=True)):
         zv = _value(zi, name, f"logits[{i}]")
         yf = _number(yi.data if isinstance(yi, Value) else yi, name, f"targets[{i}]")
         if not 0.0 <= yf <= 1.0:
@@ -110,7 +110,7 @@ def hinge_loss(scores: Sequence[Any], labels: Sequence[Any]) -> Value:
     name = "hinge_loss"
     s, y = _paired(scores, labels, name, "scores", "labels")
     terms = []
-    for i, (si, yi) in enumerate(zip(s, y)):
+    for i, (si, yi) in enumerate(zip(s, y, strict=True)):
         sv = _value(si, name, f"scores[{i}]")
         yf = _number(yi, name, f"labels[{i}]")
         if yf != 1.0 and yf != -1.0:
@@ -171,7 +171,7 @@ def cross_entropy_batch(batch_logits: Sequence[Sequence[Any]], target_indices: S
     if not rows:
         raise ValueError(f"{name}: the batch is empty")
     terms = []
-    for i, (row, target) in enumerate(zip(rows, targets)):
+    for i, (row, target) in enumerate(zip(rows, targets, strict=True)):
         zs = _shifted(_seq(row, name, f"batch_logits[{i}]"), name)
         t = _index(target, len(zs), name, f"target_indices[{i}]")
         terms.append(_sum([z.exp() for z in zs]).log() - zs[t])

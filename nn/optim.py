@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from autograd import Value
 
@@ -60,7 +61,7 @@ def _params(params: object, where: str) -> list[Value]:
     if isinstance(params, Value):
         raise TypeError(f"{where}: params must be a list of Values, got a single Value (wrap it in a list)")
     try:
-        out = list(params)  # type: ignore[call-overload]
+        out: list[Any] = list(params)  # type: ignore[call-overload]
     except TypeError:
         raise TypeError(f"{where}: params must be an iterable of Values, got {type(params).__name__}") from None
     seen: set[int] = set()  # ids only to spot duplicates; never used for ordering
@@ -247,7 +248,7 @@ _NS_COEFFS = (3.4445, -4.7750, 2.0315)
 
 
 def _matmul(a: Matrix, b: Matrix) -> Matrix:
-    bt = list(zip(*b))
+    bt = list(zip(*b, strict=True))
     return [[math.fsum(map(float.__mul__, row, col)) for col in bt] for row in a]
 
 
@@ -263,17 +264,17 @@ def newton_schulz(matrix: Sequence[Sequence[float]], steps: int = 5) -> Matrix:
         raise ValueError("newton_schulz: matrix must be a non-empty list of equally long rows")
     a, b, c = _NS_COEFFS
     tall = len(g) > len(g[0])
-    x = [list(col) for col in zip(*g)] if tall else g
+    x = [list(col) for col in zip(*g, strict=True)] if tall else g
     norm = math.sqrt(math.fsum(v * v for row in x for v in row)) + 1e-7
     x = [[v / norm for v in row] for row in x]
     for _ in range(steps):
-        xt = [list(col) for col in zip(*x)]
+        xt = [list(col) for col in zip(*x, strict=True)]
         a_ = _matmul(x, xt)
         aa = _matmul(a_, a_)
-        bm = [[b * p + c * q for p, q in zip(r1, r2)] for r1, r2 in zip(a_, aa)]
+        bm = [[b * p + c * q for p, q in zip(r1, r2, strict=True)] for r1, r2 in zip(a_, aa, strict=True)]
         bx = _matmul(bm, x)
-        x = [[a * p + q for p, q in zip(r1, r2)] for r1, r2 in zip(x, bx)]
-    return [list(col) for col in zip(*x)] if tall else x
+        x = [[a * p + q for p, q in zip(r1, r2, strict=True)] for r1, r2 in zip(x, bx, strict=True)]
+    return [list(col) for col in zip(*x, strict=True)] if tall else x
 
 
 class Muon(Optimizer):
@@ -345,20 +346,20 @@ class Muon(Optimizer):
         self.steps += 1
         lr, beta = self._lr, self.momentum
         decay = 1.0 - lr * self.weight_decay
-        for mat, buf in zip(self._matrices, self._bufs):
+        for mat, buf in zip(self._matrices, self._bufs, strict=True):
             rows, cols = len(mat), len(mat[0])
             grad = [[v.grad for v in row] for row in mat]
-            for brow, grow in zip(buf, grad):
+            for brow, grow in zip(buf, grad, strict=True):
                 for j, gj in enumerate(grow):
                     brow[j] = _lerp(brow[j], gj, 1.0 - beta)
             if self.nesterov:
-                upd = [[_lerp(gj, bj, beta) for gj, bj in zip(grow, brow)] for grow, brow in zip(grad, buf)]
+                upd = [[_lerp(gj, bj, beta) for gj, bj in zip(grow, brow, strict=True)] for grow, brow in zip(grad, buf, strict=True)]
             else:
                 upd = buf
             o = newton_schulz(upd, self.ns_steps)
             scale = max(1.0, rows / cols) ** 0.5
-            for row, orow in zip(mat, o):
-                for v, ov in zip(row, orow):
+            for row, orow in zip(mat, o, strict=True):
+                for v, ov in zip(row, orow, strict=True):
                     v.data = v.data * decay - lr * (ov * scale)
         if self.adam_params:
             _adam_update(
