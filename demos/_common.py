@@ -157,6 +157,21 @@ def write_metrics(out: Path, metrics: Mapping[str, Any]) -> Path:
     return path
 
 
+def save_results(out: Path, metrics: Mapping[str, Any], model: Any) -> list[Path]:
+    """Write `metrics.json` and the trained model (`model.json`); return the files written."""
+    model.save(out / "model.json")
+    return [write_metrics(out, metrics), out / "model.json"]
+
+
+def predict_class(logits: Sequence[Any]) -> int:
+    """The index of the largest logit (the first one on ties)."""
+    best = 0
+    for k in range(1, len(logits)):
+        if logits[k].data > logits[best].data:
+            best = k
+    return best
+
+
 def report(title: str, metrics: Mapping[str, Any], seconds: float, out: Path, files: Sequence[Path]) -> None:
     """Print the final metrics, the wall time and where the files went."""
     print(f"{title}:")

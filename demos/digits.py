@@ -14,7 +14,6 @@ Needs scikit-learn (`pip install 'chainrule[demos]'`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import nn
 from autograd import Value, no_grad
@@ -24,15 +23,6 @@ from nn.optim import Adam
 from . import _common
 
 LR = 0.01
-
-
-def predict_class(logits: Sequence[Value]) -> int:
-    """The index of the largest logit (first one on ties)."""
-    best = 0
-    for k in range(1, len(logits)):
-        if logits[k].data > logits[best].data:
-            best = k
-    return best
 
 
 def train(
@@ -105,7 +95,7 @@ def train_compiled(
 
 def evaluate(model: nn.MLP, X: Sequence[Sequence[float]], y: Sequence[int]) -> float:
     with no_grad():
-        return sum(predict_class(model(x)) == t for x, t in zip(X, y, strict=True)) / len(y)
+        return sum(_common.predict_class(model(x)) == t for x, t in zip(X, y, strict=True)) / len(y)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
@@ -149,9 +139,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         "last_batch_loss": losses[-1],
     }
     seconds = timer.seconds()
-    files: list[Path] = [_common.write_metrics(out, metrics)]
-    model.save(out / "model.json")
-    files.append(out / "model.json")
+    files = _common.save_results(out, metrics, model)
     if not args.no_plot:
         ext = args.format
         files.append(

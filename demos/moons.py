@@ -13,7 +13,6 @@ and replayed on plain floats: the same updates, many times faster.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import nn
 from autograd import Value, no_grad
@@ -127,9 +126,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     if accs is not None:  # -1: never reached
         metrics["steps_to_100pct"] = next((i + 1 for i, a in enumerate(accs) if a == 1.0), -1)
     seconds = timer.seconds()
-    files: list[Path] = [_common.write_metrics(out, metrics)]
-    model.save(out / "model.json")
-    files.append(out / "model.json")
+    files = _common.save_results(out, metrics, model)
     if not args.no_plot:
         ext = args.format
 

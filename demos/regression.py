@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import nn
 from autograd import no_grad
@@ -76,9 +75,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         "interpolation_mse": mse(fit, [math.sin(x) for x in dense]),
     }
     seconds = timer.seconds()
-    files: list[Path] = [_common.write_metrics(out, metrics)]
-    model.save(out / "model.json")
-    files.append(out / "model.json")
+    files = _common.save_results(out, metrics, model)
     if not args.no_plot:
         ext = args.format
         files.append(_common.plot_losses({"MSE": losses}, out / f"loss.{ext}", "regression: training loss", True))

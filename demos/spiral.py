@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from pathlib import Path
 
 import nn
-from autograd import Value, no_grad
+from autograd import no_grad
 from nn import datasets
 from nn.optim import Adam
 
@@ -23,15 +22,6 @@ from . import _common
 
 REG = 1e-3  # L2 coefficient (lecture 004 / CS231n's spiral example)
 LR = 0.1
-
-
-def predict_class(logits: Sequence[Value]) -> int:
-    """The index of the largest logit (first one on ties)."""
-    best = 0
-    for k in range(1, len(logits)):
-        if logits[k].data > logits[best].data:
-            best = k
-    return best
 
 
 def train(
@@ -53,7 +43,7 @@ def train(
         loss.backward()
         opt.step()
         losses.append(loss.data)
-        accs.append(sum(predict_class(z) == t for z, t in zip(logits, y, strict=True)) / len(y))
+        accs.append(sum(_common.predict_class(z) == t for z, t in zip(logits, y, strict=True)) / len(y))
         if progress is not None:
             progress.update(loss.data, acc=accs[-1])
     return losses, accs
@@ -61,7 +51,7 @@ def train(
 
 def classify(model: nn.Module, points: Sequence[Sequence[float]]) -> list[int]:
     with no_grad():
-        return [predict_class(model(p)) for p in points]
+        return [_common.predict_class(model(p)) for p in points]
 
 
 def class_scores(model: nn.Module, points: Sequence[Sequence[float]]) -> list[list[float]]:
@@ -98,9 +88,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         "mlp_loss": mlp_losses[-1],
     }
     seconds = timer.seconds()
-    files: list[Path] = [_common.write_metrics(out, metrics)]
-    mlp.save(out / "model.json")
-    files.append(out / "model.json")
+    files = _common.save_results(out, metrics, mlp)
     if not args.no_plot:
         ext = args.format
         curves = {"linear softmax": linear_losses, f"2-{args.hidden}-3 ReLU": mlp_losses}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import nn
 from autograd import Value, no_grad
@@ -103,9 +102,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         "neuron_loss": neuron_losses[-1],
     }
     seconds = timer.seconds()
-    files: list[Path] = [_common.write_metrics(out, metrics)]
-    mlp.save(out / "model.json")
-    files.append(out / "model.json")
+    files = _common.save_results(out, metrics, mlp)
     if not args.no_plot:
         ext = args.format
         curves = {"MLP 2-4-1 (tanh)": mlp_losses, "single neuron": neuron_losses}
