@@ -142,6 +142,49 @@ def graph_order(
     return order
 
 
+# dot gives an edge spanning k ranks k - 1 invisible "virtual" nodes, and its layout time grows much
+# faster than linearly in them. A Value used far apart (a weight reused at every step of a loop)
+# makes long edges: a 100-node recurrence can keep dot busy for minutes. So the estimated layout
+# size, not only the node count, must stay within a budget: LAYOUT_FACTOR x max_nodes.
+LAYOUT_FACTOR = 10
+
+
+def layout_size(order: Sequence[Value], edge_labels: bool) -> int:
+    """An estimate of the nodes dot lays out: a box and an op node per Value, plus the virtual
+    nodes of edges spanning several ranks. Computed node by node in topological order (no recursion)."""
+    index = {v: i for i, v in enumerate(order)}  # lookups only
+    rank = [0] * len(order)  # a computed Value: one rank after its op node, which follows its inputs
+    for i, v in enumerate(order):
+        if v.inputs:
+            rank[i] = max(rank[index[x]] for x in v.inputs) + 2
+    # dot pulls a leaf next to its earliest use (it minimises total edge length)
+    first_use: dict[int, int] = {}
+    for i, v in enumerate(order):
+        for x in v.inputs:
+            j = index[x]
+            if not x.inputs:
+                first_use[j] = min(first_use.get(j, rank[i] - 2), rank[i] - 2)
+    for j, r in first_use.items():
+        rank[j] = r
+    virtual = sum(max(rank[i] - 2 - rank[index[x]], 0) for i, v in enumerate(order) for x in v.inputs)
+    edges = sum(len(v.inputs) for v in order)
+    if edge_labels:  # a label is one more node on its edge, and dot doubles the ranks to make room
+        virtual = 2 * virtual + edges
+    return 2 * len(order) + virtual
+
+
+def check_layout(order: Sequence[Value], max_nodes: int, where: str, edge_labels: bool) -> None:
+    """Refuse, before dot runs, a graph whose long edges would make its layout take minutes."""
+    size, budget = layout_size(order, edge_labels), LAYOUT_FACTOR * max_nodes
+    if size > budget:
+        raise ValueError(
+            f"{where}: the graph has only {len(order)} nodes, but Values used far apart from each other (such"
+            f" as a weight reused at every step of a loop) give it long edges: Graphviz would lay out about"
+            f" {size} points, more than {LAYOUT_FACTOR} x max_nodes={budget}, and take minutes. Draw fewer"
+            f" steps, leave out edge_labels, or pass a larger max_nodes=... if you really want this graph."
+        )
+
+
 def check_path(path: object, where: str) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
@@ -227,7 +270,8 @@ def draw(
     One box per Value (`label | data | grad`; unlabelled nodes get a stable name `n<i>` from their
     position in `topological_order`), a small node per op, one edge per use. `edge_labels=True`
     writes each local derivative d out / d input on its edge. A graph of more than `max_nodes`
-    Values raises ValueError instead of keeping Graphviz busy for minutes.
+    Values, or whose long edges (a Value used far apart) would make its layout as slow as a graph
+    of 10 x max_nodes nodes, raises ValueError instead of keeping Graphviz busy for minutes.
     """
     where = "draw"
     order = graph_order(root, max_nodes, where)
@@ -235,6 +279,7 @@ def draw(
         raise ValueError(f"{where}: rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
     check_flag(show_grad, "show_grad", where)
     check_flag(edge_labels, "edge_labels", where)
+    check_layout(order, max_nodes, where, edge_labels)
     return build_digraph(order, node_names(order), rankdir=rankdir, show_grad=show_grad, edge_labels=edge_labels)
 
 

@@ -21,6 +21,7 @@ from .draw import (
     atomic_write_text,
     build_digraph,
     check_flag,
+    check_layout,
     check_path,
     graph_order,
     node_names,
@@ -144,6 +145,7 @@ def backprop_frames(
     if not isinstance(rankdir, str) or rankdir not in RANKDIRS:
         raise ValueError(f"{where}: rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
     check_flag(edge_labels, "edge_labels", where)
+    check_layout(order, max_nodes, where, edge_labels)
     names = node_names(order)
     steps = _steps(order, names)
     grads: list[float | None] = [None] * len(order)

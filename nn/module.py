@@ -403,10 +403,8 @@ def _check_count(config: dict[str, Any], state: object, where: str) -> None:
     """Refuse a header asking for far more parameters than the file holds numbers, before building
     the model: otherwise a small file claiming nin = 10**9 would allocate a billion weights. Smaller
     mismatches are left to the strict state-dict check, whose message names each key."""
-    if config["type"] == "MLP":
-        sizes = [config["nin"], *config["nouts"]]
-    else:
-        sizes = [config["nin"], config.get("nout", 1)]
+    nouts = config["nouts"] if config["type"] == "MLP" else [config.get("nout", 1)]
+    sizes = [config["nin"], *nouts]
     needed = sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(sizes) - 1))
     held = 0
     if isinstance(state, Mapping):
