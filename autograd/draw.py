@@ -11,7 +11,6 @@ as `<script>` or `{a|b}` is drawn as that text and can never become markup in th
 from __future__ import annotations
 
 import os
-import secrets
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Union
 import graphviz  # type: ignore[import-untyped]
 
 from .engine import Value, local_derivatives, topological_order
+from .files import atomic_write_text
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -291,24 +291,6 @@ def render_svg(g: graphviz.Digraph) -> str:
         return svg
     except graphviz.ExecutableNotFound:
         raise GraphvizNotFoundError(_INSTALL_HELP) from None
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same folder and os.replace, so a reader
-    never sees a half-written file and a failed write leaves any old file intact."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # os.open with mode 0o666 lets the umask decide the permissions, as for any ordinary file.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def dot_path_for(path: Path) -> Path:

@@ -409,6 +409,7 @@ _UNARY: dict[str, tuple[Callable[[float, Any], float], Callable[[Any, Any, Any, 
     "erf": (lambda x, _: math.erf(x), lambda x, out, _, m: _TWO_OVER_SQRT_PI * m.exp(-x * x)),
 }
 
+
 def _PASS_THROUGH(x: Any, y: Any, out: Any, m: Any) -> tuple[float, float]:
     """+'s local derivatives, (1, 1): the loop recognises this rule and passes the gradient straight on."""
     return (1.0, 1.0)
@@ -458,13 +459,14 @@ def _sweep(
 ) -> None:
     """Run the chain rule once over root's graph: upstream x local = downstream.
 
-    Adds each node's gradient to `.grad`, or with `want` stores the gradients of the nodes in
-    `want` there instead and leaves `.grad` alone. With `create_graph` gradients are Values built by
+    Adds each node's gradient to `.grad` once the whole sweep has succeeded (a sweep that raises
+    leaves every `.grad` as it was), or with `want` stores the gradients of the nodes in `want` there
+    instead and leaves `.grad` alone. With `create_graph` gradients are Values built by
     differentiable ops. With `order` it only appends the nodes in backward order, no arithmetic.
     """
     with _sweep_lock:
         try:
-            _count_uses(root)
+            nodes = _count_uses(root)
             root._g = seed
             m = ValueMath if create_graph else FloatMath
             anomaly = _detect_anomaly.get()
@@ -477,14 +479,13 @@ def _sweep(
                 if order is not None:
                     order.append(node)
                 else:
-                    g = node._g
-                    node._g = 0.0
+                    g = node._g  # complete now: every node that uses this one is done
                     if not -_INF < g < _INF:  # a product overflowed somewhere upstream
                         raise _nonfinite_gradient(node, g)
-                    if want is None:
-                        node.grad += g
-                    elif node in want:
-                        want[node] = g
+                    if want is not None:
+                        node._g = 0.0
+                        if node in want:
+                            want[node] = g
                     if a is not None:
                         x: Any
                         y: Any
@@ -520,6 +521,10 @@ def _sweep(
         except BaseException:
             _reset_scratch(root)
             raise
+        if want is None and order is None:
+            for node in nodes:
+                node.grad += node._g
+                node._g = 0.0
 
 
 def _name(node: Value) -> str:
@@ -545,10 +550,11 @@ def _check_step(node: Value, g: Any) -> None:
             )
 
 
-def _count_uses(root: Value) -> None:
-    """Set each node's `_n` to the number of edges into it from inside root's graph."""
+def _count_uses(root: Value) -> list[Value]:
+    """Set each node's `_n` to the number of edges into it from inside root's graph; return the nodes."""
+    nodes = [root]
     stack = [root]
-    pop, push = stack.pop, stack.append
+    pop, push, add = stack.pop, stack.append, nodes.append
     while stack:
         node = pop()
         a = node._a
@@ -559,6 +565,7 @@ def _count_uses(root: Value) -> None:
         else:  # first visit
             a._n = 1
             push(a)
+            add(a)
         b = node._b
         if b is not None:
             if b._n:
@@ -566,6 +573,8 @@ def _count_uses(root: Value) -> None:
             else:
                 b._n = 1
                 push(b)
+                add(b)
+    return nodes
 
 
 def _reset_scratch(root: Value) -> None:

@@ -18,7 +18,6 @@ import graphviz  # type: ignore[import-untyped]
 from .draw import (
     RANKDIRS,
     PathLike,
-    atomic_write_text,
     build_digraph,
     check_flag,
     check_layout,
@@ -28,6 +27,7 @@ from .draw import (
     render_svg,
 )
 from .engine import Value, local_derivatives, topological_order
+from .files import atomic_write_text
 
 # Frames redraw the whole graph once per step (about two steps per node), so they get a much
 # smaller default limit than `draw`: 50 nodes already make a page of ~100 drawings.

@@ -8,15 +8,15 @@ imported when a plot is drawn, and only through its Agg canvas, so no window eve
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
+
+from autograd.files import atomic_write, atomic_write_text
 
 INSTALL_HINT = "pip install 'chainrule[demos]'"
 
@@ -132,28 +132,12 @@ def prepare_out(path: Path) -> Path:
     return path
 
 
-def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    """Call `write(tmp)` on a temp file next to `path`, then move it into place (no partial files)."""
-    # A plain open() (not mkstemp) so the file gets the usual permissions (umask), not 0600.
-    tmp = str(path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}"))
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def write_metrics(out: Path, metrics: Mapping[str, Any]) -> Path:
     """Save the final metrics as `metrics.json` in the output folder."""
     path = out / "metrics.json"
     text = json.dumps(dict(metrics), indent=2, allow_nan=False) + "\n"
 
-    def write(tmp: str) -> None:
-        Path(tmp).write_text(text, encoding="utf-8")
-
-    _atomic(path, write)
+    atomic_write_text(path, text)
     return path
 
 
@@ -198,7 +182,7 @@ def _figure(width: float = 6.0, height: float = 4.0) -> Any:
 
 def _save(fig: Any, path: Path) -> Path:
     fmt = path.suffix.lstrip(".")
-    _atomic(path, lambda tmp: fig.savefig(tmp, format=fmt))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt))
     return path
 
 

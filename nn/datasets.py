@@ -180,6 +180,9 @@ def batches(
         raise TypeError(f"batches: y must be a list or tuple of labels, got {type(y).__name__}")
     if len(X) != len(y):
         raise ValueError(f"batches: X and y must have the same length, got {len(X)} and {len(y)}")
+    if not X:
+        raise ValueError("batches: X and y are empty; there is nothing to make batches of")
+    _check_finite_samples(X, "batches")
     batch_size = _check_int("batches", "batch_size", batch_size, 1)
     if not isinstance(shuffle, bool):
         raise TypeError(f"batches: shuffle must be a bool, got {type(shuffle).__name__} {shuffle!r}")
@@ -188,6 +191,15 @@ def batches(
     if shuffle:
         random.Random(seed).shuffle(order)
     return _batches(X, y, order, batch_size)
+
+
+def _check_finite_samples(X: Sequence[Any], where: str) -> None:
+    """Refuse nan/inf anywhere in the samples' numbers, naming the first place it is."""
+    for i, sample in enumerate(X):
+        values = sample if isinstance(sample, Sequence) and not isinstance(sample, (str, bytes)) else [sample]
+        for j, v in enumerate(values):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{where}: X[{i}][{j}] is {v!r}; samples must hold finite numbers")
 
 
 def _batches(

@@ -24,11 +24,11 @@ import numbers
 import operator
 import os
 import random
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autograd import Value
+from autograd.files import atomic_write_text
 
 Entry = Value | list[Value]
 """A parameter entry: one scalar Value (a bias) or a vector of Values (a neuron's weights)."""
@@ -239,7 +239,7 @@ class Module:
         """Write the architecture and parameters to `path` as JSON, atomically (temp file, then replace)."""
         doc = {"format": FORMAT, "version": VERSION, "model": self.config(), "state_dict": self.state_dict()}
         text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
-        _atomic_write(_check_path(path, f"{type(self).__name__}.save"), text)
+        atomic_write_text(_check_path(path, f"{type(self).__name__}.save"), text)
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Read parameters saved by `save()`. The file is fully checked before the model changes."""
@@ -265,7 +265,7 @@ def _apply(plan: list[tuple[Entry, Any]]) -> None:
         if isinstance(entry, Value):
             entry.data = value
         else:
-            for v, x in zip(entry, value):
+            for v, x in zip(entry, value, strict=True):  # sizes checked by _plan_load
                 v.data = x
 
 
@@ -279,34 +279,6 @@ def _plan_from_file(model: Module, state: object, where: str) -> list[tuple[Entr
 def _describe(config: Mapping[str, Any]) -> str:
     args = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "type")
     return f"{config.get('type', '?')}({args})"
-
-
-def _atomic_write(path: str, text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the new one, never a partial one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable; not every platform can open a directory
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
 
 
 def _check_path(path: object, where: str) -> str:

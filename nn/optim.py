@@ -353,7 +353,10 @@ class Muon(Optimizer):
                 for j, gj in enumerate(grow):
                     brow[j] = _lerp(brow[j], gj, 1.0 - beta)
             if self.nesterov:
-                upd = [[_lerp(gj, bj, beta) for gj, bj in zip(grow, brow, strict=True)] for grow, brow in zip(grad, buf, strict=True)]
+                upd = [
+                    [_lerp(gj, bj, beta) for gj, bj in zip(grow, brow, strict=True)]
+                    for grow, brow in zip(grad, buf, strict=True)
+                ]
             else:
                 upd = buf
             o = newton_schulz(upd, self.ns_steps)

@@ -67,9 +67,7 @@ CATALOG: list[OpCase] = [
     OpCase("cos", "unary:cos", lambda x: x.cos(), math.cos, (ANY,), lambda x: x.cos()),
     OpCase("tanh", "unary:tanh", lambda x: x.tanh(), math.tanh, (WIDE,), lambda x: x.tanh()),
     OpCase("sigmoid", "unary:sigmoid", lambda x: x.sigmoid(), _sigmoid, (WIDE,), lambda x: x.sigmoid()),
-    OpCase(
-        "relu", "unary:relu", lambda x: x.relu(), lambda x: max(x, 0.0), (AWAY_FROM_KINK,), lambda x: x.relu()
-    ),
+    OpCase("relu", "unary:relu", lambda x: x.relu(), lambda x: max(x, 0.0), (AWAY_FROM_KINK,), lambda x: x.relu()),
     OpCase(
         "leaky_relu",
         "unary:leaky_relu",

@@ -170,8 +170,10 @@ def test_a_failed_backward_leaves_the_graph_usable() -> None:
     x = Value(4.0)
     shared = x * 3.0
     bad = (shared - 12.0).sqrt()  # sqrt(0): its derivative is infinite
+    total = bad + shared * 2.0  # shared is reached, and would get a gradient, before sqrt fails
     with pytest.raises(ValueError, match="sqrt"):
-        bad.backward()
+        total.backward()
+    assert [v.grad for v in topological_order(total)] == [0.0] * len(topological_order(total))
     good = shared * shared
     good.backward()
     assert x.grad == 2 * 12.0 * 3.0  # d/dx (3x)^2 = 18x

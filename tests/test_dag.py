@@ -39,7 +39,6 @@ BINARY: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-
 def _torch_f() -> Any:
     import torch.nn.functional
 

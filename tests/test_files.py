@@ -48,24 +48,17 @@ CHILD = textwrap.dedent(
 
     path, mode = sys.argv[1], sys.argv[2]
     model = nn.MLP(32, [128, 128, 8], seed=0)
-    if mode == "stall":
-        real_fdopen = os.fdopen
+    if mode == "stall":  # the save's writer puts half the text in the file, then hangs
+        import pathlib
 
-        class HalfWriter:
-            def __init__(self, f):
-                self.f = f
-            def __enter__(self):
-                return self
-            def __exit__(self, *exc):
-                return self.f.__exit__(*exc)
-            def write(self, text):
-                self.f.write(text[: len(text) // 2])
-                self.f.flush()
-                os.fsync(self.f.fileno())
-                print("half written", flush=True)
-                time.sleep(60)
+        real_write_text = pathlib.Path.write_text
 
-        os.fdopen = lambda fd, *a, **k: HalfWriter(real_fdopen(fd, *a, **k))
+        def half_then_hang(self, text, *args, **kwargs):
+            real_write_text(self, text[: len(text) // 2], *args, **kwargs)
+            print("half written", flush=True)
+            time.sleep(60)
+
+        pathlib.Path.write_text = half_then_hang
     k = 2
     while True:
         for p in model.parameters():

@@ -229,3 +229,14 @@ def test_digits_without_scikit_learn_says_how_to_install(monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # makes `from sklearn.datasets import ...` fail
     with pytest.raises(ImportError, match=r"digits: .*pip install 'chainrule\[demos\]'"):
         datasets.digits()
+
+
+def test_batches_refuses_an_empty_data_set() -> None:
+    with pytest.raises(ValueError, match="batches: X and y are empty"):
+        datasets.batches([], [], 4)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_batches_refuses_non_finite_samples(bad: float) -> None:
+    with pytest.raises(ValueError, match=r"batches: X\[1\]\[0\] is .*finite numbers"):
+        datasets.batches([[0.0, 1.0], [bad, 1.0]], [0, 1], 1)
