@@ -16,7 +16,7 @@ import numbers
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any, SupportsFloat, TypeAlias, TypeGuard
 
 Number = int | float
 Operand: TypeAlias = "Value | int | float"
@@ -197,9 +197,14 @@ class Value:
 
 
 # ---- construction helpers ---------------------------------------------------------------------
+def _is_real(x: object) -> TypeGuard[SupportsFloat]:
+    """A real number: int, float, or another numbers.Real, but not a bool."""
+    return type(x) is float or type(x) is int or (isinstance(x, numbers.Real) and not isinstance(x, bool))
+
+
 def _to_float(x: object, where: str) -> float:
     """Check that `x` is a real, finite number and return it as a float."""
-    if type(x) is float or type(x) is int or (isinstance(x, numbers.Real) and not isinstance(x, bool)):
+    if _is_real(x):
         try:
             f = float(x)
         except OverflowError:  # e.g. an int beyond float range; its repr could be thousands of digits
@@ -217,7 +222,7 @@ def _lift(x: object, op: str) -> Value:
     """Turn a plain number mixed into an expression into a leaf Value."""
     if isinstance(x, Value):
         return x
-    if type(x) is float or type(x) is int or (isinstance(x, numbers.Real) and not isinstance(x, bool)):
+    if _is_real(x):
         return Value(x)  # type: ignore[arg-type]
     raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
 
@@ -226,7 +231,7 @@ def _data(x: object, op: str) -> float:
     """The number to compare with: a Value's data, or a plain number (inf allowed) as it is."""
     if isinstance(x, Value):
         return x.data
-    if type(x) is float or type(x) is int or (isinstance(x, numbers.Real) and not isinstance(x, bool)):
+    if _is_real(x):
         return float(x)
     raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
 
