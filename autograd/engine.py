@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import math
 import numbers
+import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
@@ -422,8 +423,8 @@ def _PASS_THROUGH(x: Any, y: Any, out: Any, m: Any) -> tuple[float, float]:
 
 # op -> (forward(x, y) -> float, local derivatives(x, y, out, m) -> (d out / d x, d out / d y))
 _BINARY: dict[str, tuple[Callable[[float, float], float], Callable[[Any, Any, Any, Any], tuple[Any, Any]]]] = {
-    "+": (lambda x, y: x + y, _PASS_THROUGH),
-    "*": (lambda x, y: x * y, lambda x, y, out, m: (y, x)),
+    "+": (operator.add, _PASS_THROUGH),
+    "*": (operator.mul, lambda x, y, out, m: (y, x)),
     "**": (_pow, _d_pow),
 }
 
