@@ -476,7 +476,7 @@ def _sweep(
             root._g = seed
             m = ValueMath if create_graph else FloatMath
             anomaly = _detect_anomaly.get()
-            local1, local2 = _LOCAL1, _LOCAL2
+            local1, local2, pass_through, inf = _LOCAL1, _LOCAL2, _PASS_THROUGH, _INF  # locals: read per node
             ready = [root]
             pop, push = ready.pop, ready.append
             while ready:
@@ -486,7 +486,7 @@ def _sweep(
                     order.append(node)
                 else:
                     g = node._g  # complete now: every node that uses this one is done
-                    if not -_INF < g < _INF:  # a product overflowed somewhere upstream
+                    if not -inf < g < inf:  # a product overflowed somewhere upstream
                         raise _nonfinite_gradient(node, g)
                     if want is not None:
                         node._g = 0.0
@@ -504,7 +504,7 @@ def _sweep(
                             a._g += g * local1[node.op](x, out, node._arg, m)
                         else:
                             local = local2[node.op]
-                            if local is _PASS_THROUGH:  # d(x + y)/dx = d(x + y)/dy = 1
+                            if local is pass_through:  # d(x + y)/dx = d(x + y)/dy = 1
                                 a._g += g
                                 b._g += g
                             else:
