@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from catalog import CATALOG, OpCase
+from dags import Recipe, nodes_of, recipes
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -65,55 +66,10 @@ def test_generated_code_covers_ops_by_the_engine_table() -> None:
     assert same(replay(c, [-0.7])[1][0], eager(lambda x: x.gelu() + x.softplus() + x.erf(), [-0.7])[1][0])
 
 
-# ---- random DAGs with shared subexpressions ----------------------------------------------------
-UNARY: dict[str, Callable[[Value], Value]] = {
-    "tanh": lambda x: x.tanh(),
-    "sin": lambda x: x.sin(),
-    "cos": lambda x: x.cos(),
-    "sigmoid": lambda x: x.sigmoid(),
-    "softplus": lambda x: x.softplus(),
-    "gelu": lambda x: x.gelu(),
-    "erf": lambda x: x.erf(),
-    "relu": lambda x: x.relu(),
-    "abs": lambda x: abs(x),
-    "leaky_relu": lambda x: x.leaky_relu(0.2),
-    "elu": lambda x: x.elu(0.7),
-    "exp": lambda x: (x.tanh() * 2).exp(),
-    "log": lambda x: (x * x + 0.5).log(),
-    "sqrt": lambda x: (x * x + 0.25).sqrt(),
-    "square": lambda x: x**2,
-    "cube": lambda x: x.tanh() ** 3,
-    "recip": lambda x: 1 / (x * x + 1),
-    "neg": lambda x: -x,
-}
-BINARY: dict[str, Callable[[Value, Value], Value]] = {
-    "+": lambda x, y: x + y,
-    "-": lambda x, y: x - y,
-    "*": lambda x, y: x.tanh() * y,
-    "/": lambda x, y: x / (y * y + 1),
-    "**": lambda x, y: (x * x + 0.5) ** y.tanh(),
-}
-KINKED = {"relu", "abs", "leaky_relu", "elu"}  # no derivative at 0: central differences would straddle it
-Recipe = list[tuple[str, int, int]]
-
-
-@st.composite
-def recipes(draw: st.DrawFn, n_inputs: int = 3, max_steps: int = 20, smooth: bool = False) -> Recipe:
-    steps: Recipe = []
-    names = sorted(set(UNARY) - (KINKED if smooth else set())) + sorted(BINARY)
-    for k in range(draw(st.integers(1, max_steps))):
-        name = draw(st.sampled_from(names))
-        i = draw(st.integers(0, n_inputs + k - 1))
-        j = draw(st.integers(0, n_inputs + k - 1))  # may equal i: x op x
-        steps.append((name, i, j))
-    return steps
-
-
+# ---- random DAGs with shared subexpressions (tests/dags.py) ---------------------------------
 def build(recipe: Recipe) -> Callable[..., Value]:
     def f(*xs: Value) -> Value:
-        nodes = list(xs)
-        for name, i, j in recipe:
-            nodes.append(UNARY[name](nodes[i]) if name in UNARY else BINARY[name](nodes[i], nodes[j]))
+        nodes = nodes_of(recipe, list(xs))
         out = nodes[-1]
         for node in nodes[len(xs) : -1]:  # every node feeds the output, so shared subexpressions fan out
             out = out + node * 0.5
