@@ -493,22 +493,23 @@ def _sweep(
                         if node in want:
                             want[node] = g
                     if a is not None:
-                        x: Any
-                        y: Any
-                        out: Any
-                        if create_graph:
-                            x, y, out = a, b, node
-                        else:
-                            x, y, out = a.data, (None if b is None else b.data), node.data
+                        # Local derivatives take the numbers, or with create_graph the nodes themselves.
                         if b is None:
-                            a._g += g * local1[node.op](x, out, node._arg, m)
+                            local = local1[node.op]
+                            if create_graph:
+                                a._g += g * local(a, node, node._arg, m)
+                            else:
+                                a._g += g * local(a.data, node.data, node._arg, m)
                         else:
                             local = local2[node.op]
                             if local is pass_through:  # d(x + y)/dx = d(x + y)/dy = 1
                                 a._g += g
                                 b._g += g
                             else:
-                                dx, dy = local(x, y, out, m)
+                                if create_graph:
+                                    dx, dy = local(a, b, node, m)
+                                else:
+                                    dx, dy = local(a.data, b.data, node.data, m)
                                 a._g += g * dx
                                 b._g += g * dy
                         if anomaly:
