@@ -64,20 +64,21 @@ def _check_size(x: object, what: str, where: str) -> int:
     return n
 
 
-def _check_activation(name: object, where: str) -> str:
+def _check_name(name: object, kind: str, choices: Sequence[str], where: str) -> str:
+    """An activation or init name: a str, one of `choices`."""
     if not isinstance(name, str):
-        raise TypeError(f"{where}: activation must be a str, got {type(name).__name__} {name!r}")
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"{where}: unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+        raise TypeError(f"{where}: {kind} must be a str, got {type(name).__name__} {name!r}")
+    if name not in choices:
+        raise ValueError(f"{where}: unknown {kind} {name!r}; choose one of {', '.join(choices)}")
     return name
+
+
+def _check_activation(name: object, where: str) -> str:
+    return _check_name(name, "activation", ACTIVATIONS, where)
 
 
 def _check_init(name: object, where: str) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"{where}: init must be a str, got {type(name).__name__} {name!r}")
-    if name not in INITS:
-        raise ValueError(f"{where}: unknown init {name!r}; choose one of {', '.join(INITS)}")
-    return name
+    return _check_name(name, "init", INITS, where)
 
 
 def _check_rng(rng: object, where: str) -> random.Random:
