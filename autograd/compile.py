@@ -305,13 +305,13 @@ class _Tracer:
 
 
 def _hooked_node(orig: Callable[..., Value]) -> Callable[..., Value]:
-    def _node(op: str, a: Value, b: Value | None, arg: float | None) -> Value:
+    def _node(op: str, a: Value, b: Value | None, arg: float | None, data: float | None = None) -> Value:
         tracer = _active
         if tracer is None or tracer.thread != threading.get_ident():
-            return orig(op, a, b, arg)
+            return orig(op, a, b, arg, data)
         ka = tracer.known(a)
         kb = None if b is None else tracer.known(b)
-        out = orig(op, a, b, arg)
+        out = orig(op, a, b, arg, data)
         k = tracer.add(out, NODE)
         tracer.ops[k] = (op, ka, kb, arg, out._a is not None)
         out.data = _traced(out.data, k)

@@ -23,6 +23,7 @@ Number = int | float
 Operand: TypeAlias = "Value | int | float"
 
 _INF = math.inf
+_NINF = -math.inf
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("grad_enabled", default=True)
 
 
@@ -44,9 +45,10 @@ class Value:
     _n: int
 
     def __init__(self, data: Number, label: str = "") -> None:
-        if not isinstance(label, str):
+        if type(label) is not str and not isinstance(label, str):
             raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r}")
-        self.data = _to_float(data, "Value")
+        # A finite float (the common case) is taken as it is; anything else is checked and converted.
+        self.data = data if type(data) is float and -_INF < data < _INF else _to_float(data, "Value")
         self.grad = 0.0
         self.op = ""
         self.label = label
@@ -73,11 +75,17 @@ class Value:
         return self._a is None
 
     # ---- primitive ops: each is one row of _UNARY / _BINARY below -------------------------------
+    # + and *, the commonest ops, compute their forward result here (as their table rows do), which
+    # spares them the table lookup; every other op's forward rule is run by _node from the table.
     def __add__(self, other: Operand) -> Value:
-        return _node("+", self, other if other.__class__ is Value else _lift(other, "+"), None)
+        if type(other) is not Value:
+            other = _lift(other, "+")
+        return _node("+", self, other, None, self.data + other.data)
 
     def __mul__(self, other: Operand) -> Value:
-        return _node("*", self, other if other.__class__ is Value else _lift(other, "*"), None)
+        if type(other) is not Value:
+            other = _lift(other, "*")
+        return _node("*", self, other, None, self.data * other.data)
 
     def __pow__(self, other: Operand) -> Value:
         if isinstance(other, Value):
@@ -221,6 +229,8 @@ def _to_float(x: object, where: str) -> float:
 
 def _lift(x: object, op: str) -> Value:
     """Turn a plain number mixed into an expression into a leaf Value."""
+    if type(x) is float or type(x) is int:  # the common case first
+        return Value(x)
     if isinstance(x, Value):
         return x
     if _is_real(x):
@@ -253,16 +263,18 @@ def _reciprocal(x: object, dividend: Value) -> Value:
 _new = object.__new__
 
 
-def _node(op: str, a: Value, b: Value | None, arg: float | None) -> Value:
+def _node(op: str, a: Value, b: Value | None, arg: float | None, data: float | None = None) -> Value:
     """Run op's forward rule on a (and b) and record the new node; under no_grad() a leaf instead.
 
-    Every op goes through here (`b` is None for a unary op, `arg` its constant parameter).
+    Every op goes through here (`b` is None for a unary op, `arg` its constant parameter); an op that
+    computed its result itself passes it as `data`.
     """
-    try:
-        data = _FORWARD1[op](a.data, arg) if b is None else _FORWARD2[op](a.data, b.data)
-    except OverflowError:  # math.exp and friends raise instead of returning inf
-        data = _INF
-    if not -_INF < data < _INF:  # the inputs are finite, so this is an overflow
+    if data is None:
+        try:
+            data = _FORWARD1[op](a.data, arg) if b is None else _FORWARD2[op](a.data, b.data)
+        except OverflowError:  # math.exp and friends raise instead of returning inf
+            data = _INF
+    if not _NINF < data < _INF:  # the inputs are finite, so this is an overflow
         operands = ", ".join(repr(v.data) for v in (a, b) if v is not None)
         raise OverflowError(f"{op}: result overflows a float for input ({operands})")
     out: Value = _new(Value)
@@ -416,14 +428,9 @@ _UNARY: dict[str, tuple[Callable[[float, Any], float], Callable[[Any, Any, Any, 
 }
 
 
-def _PASS_THROUGH(x: Any, y: Any, out: Any, m: Any) -> tuple[float, float]:
-    """+'s local derivatives, (1, 1): the loop recognises this rule and passes the gradient straight on."""
-    return (1.0, 1.0)
-
-
 # op -> (forward(x, y) -> float, local derivatives(x, y, out, m) -> (d out / d x, d out / d y))
 _BINARY: dict[str, tuple[Callable[[float, float], float], Callable[[Any, Any, Any, Any], tuple[Any, Any]]]] = {
-    "+": (operator.add, _PASS_THROUGH),
+    "+": (operator.add, lambda x, y, out, m: (1.0, 1.0)),  # _sweep applies these two rows inline
     "*": (operator.mul, lambda x, y, out, m: (y, x)),
     "**": (_pow, _d_pow),
 }
@@ -452,86 +459,129 @@ def local_derivatives(node: Value) -> tuple[float, ...]:
 
 
 # ---- graph traversal and the backward pass ------------------------------------------------------
-# One sweep serves every pass over a graph (ordering, backward, gradients), so they all visit nodes
-# in the same order. It is Kahn's algorithm: count each node's uses inside the graph, then start
-# at the root and release a node once every node that uses it is done — at that moment its
-# gradient is complete. Counts and partial gradients live in the nodes' scratch slots; a lock
-# keeps two threads from sweeping overlapping graphs at once.
+# Every pass over a graph (backward, gradients, topological_order) visits nodes in the same order.
+# It is Kahn's algorithm: count each node's uses inside the graph, then start at the root and
+# release a node once every node that uses it is done — at that moment its gradient is complete.
+# Counts and partial gradients live in the nodes' scratch slots (`_n`, `_g`); a lock keeps two
+# threads from sweeping overlapping graphs at once.
 _sweep_lock = threading.RLock()
 
 
-def _sweep(
-    root: Value, seed: Any, want: dict[Value, Any] | None, create_graph: bool, order: list[Value] | None = None
-) -> None:
+def _count_uses(root: Value) -> tuple[list[Value], list[Value]]:
+    """Set each node's `_n` to the number of edges into it from inside root's graph.
+
+    Returns the nodes that have inputs (root first) and the leaves, each in order of discovery.
+    """
+    inner: list[Value] = []
+    leaves: list[Value] = []
+    (leaves if root._a is None else inner).append(root)
+    stack = inner[:]  # only nodes with inputs are expanded
+    pop, push, inner_add, leaf_add = stack.pop, stack.append, inner.append, leaves.append
+    while stack:
+        node = pop()
+        a: Value = node._a  # type: ignore[assignment]  # on the stack, so it has inputs
+        if a._n:
+            a._n += 1
+        else:  # first visit
+            a._n = 1
+            if a._a is None:
+                leaf_add(a)
+            else:
+                inner_add(a)
+                push(a)
+        b = node._b
+        if b is not None:
+            if b._n:
+                b._n += 1
+            else:
+                b._n = 1
+                if b._a is None:
+                    leaf_add(b)
+                else:
+                    inner_add(b)
+                    push(b)
+    return inner, leaves
+
+
+def _sweep(root: Value, seed: Any, want: dict[Value, Any] | None, create_graph: bool) -> None:
     """Run the chain rule once over root's graph: upstream x local = downstream.
 
     Adds each node's gradient to `.grad` once the whole sweep has succeeded (a sweep that raises
     leaves every `.grad` as it was), or with `want` stores the gradients of the nodes in `want` there
     instead and leaves `.grad` alone. With `create_graph` gradients are Values built by
-    differentiable ops. With `order` it only appends the nodes in backward order, no arithmetic.
+    differentiable ops.
     """
     with _sweep_lock:
         try:
-            nodes = _count_uses(root)
+            inner, leaves = _count_uses(root)
             root._g = seed
             m = ValueMath if create_graph else FloatMath
             anomaly = _detect_anomaly.get()
-            local1, local2, pass_through, inf = _LOCAL1, _LOCAL2, _PASS_THROUGH, _INF  # locals: read per node
-            ready = [root]
+            local1, local2, ninf, inf = _LOCAL1, _LOCAL2, _NINF, _INF  # locals: read once per node
+            # Only nodes with inputs pass through `ready`: a leaf has no step to take, and its
+            # gradient is complete when the sweep ends.
+            ready = inner[:1]
             pop, push = ready.pop, ready.append
             while ready:
                 node = pop()
-                a, b = node._a, node._b
-                if order is not None:
-                    order.append(node)
+                g = node._g  # complete now: every node that uses this one is done
+                if not ninf < g < inf:  # a product overflowed somewhere upstream
+                    raise _nonfinite_gradient(node, g)
+                a: Value = node._a  # type: ignore[assignment]  # in `ready`, so it has inputs
+                b, op = node._b, node.op
+                # The chain rule: each input gains upstream x local. Local derivatives take the
+                # numbers, or with create_graph the nodes themselves (so they are differentiable).
+                if b is None:
+                    if create_graph:
+                        a._g += g * local1[op](a, node, node._arg, m)
+                    else:
+                        a._g += g * local1[op](a.data, node.data, node._arg, m)
+                elif op == "+":  # the commonest ops' rows, applied inline: d(x + y)/dx = d(x + y)/dy = 1
+                    a._g += g
+                    b._g += g
+                elif op == "*" and not create_graph:  # d(x y)/dx = y, d(x y)/dy = x
+                    a._g += g * b.data
+                    b._g += g * a.data
                 else:
-                    g = node._g  # complete now: every node that uses this one is done
-                    if not -inf < g < inf:  # a product overflowed somewhere upstream
-                        raise _nonfinite_gradient(node, g)
-                    if want is not None:
-                        node._g = 0.0
-                        if node in want:
-                            want[node] = g
-                    if a is not None:
-                        # Local derivatives take the numbers, or with create_graph the nodes themselves.
-                        if b is None:
-                            local = local1[node.op]
-                            if create_graph:
-                                a._g += g * local(a, node, node._arg, m)
-                            else:
-                                a._g += g * local(a.data, node.data, node._arg, m)
-                        else:
-                            local = local2[node.op]
-                            if local is pass_through:  # d(x + y)/dx = d(x + y)/dy = 1
-                                a._g += g
-                                b._g += g
-                            else:
-                                if create_graph:
-                                    dx, dy = local(a, b, node, m)
-                                else:
-                                    dx, dy = local(a.data, b.data, node.data, m)
-                                a._g += g * dx
-                                b._g += g * dy
-                        if anomaly:
-                            _check_step(node, g)
-                if a is None:
-                    continue
-                n = a._n - 1
-                a._n = n
-                if not n:
-                    push(a)
-                if b is not None:
+                    if create_graph:
+                        dx, dy = local2[op](a, b, node, m)
+                    else:
+                        dx, dy = local2[op](a.data, b.data, node.data, m)
+                    a._g += g * dx
+                    b._g += g * dy
+                if anomaly:
+                    _check_step(node, g)
+                if a._a is not None:
+                    n = a._n - 1
+                    a._n = n
+                    if not n:
+                        push(a)
+                if b is not None and b._a is not None:
                     n = b._n - 1
                     b._n = n
                     if not n:
                         push(b)
+            for node in leaves:
+                g = node._g
+                if not ninf < g < inf:
+                    raise _nonfinite_gradient(node, g)
         except BaseException:
             _reset_scratch(root)
             raise
-        if want is None and order is None:
-            for node in nodes:
+        if want is not None:
+            for node in want:
+                want[node] = node._g
+            for node in inner:
+                node._g = 0.0
+        else:
+            for node in inner:
                 node.grad += node._g
                 node._g = 0.0
+        for node in leaves:
+            if want is None:
+                node.grad += node._g
+            node._g = 0.0
+            node._n = 0
 
 
 def _name(node: Value) -> str:
@@ -557,33 +607,6 @@ def _check_step(node: Value, g: Any) -> None:
             )
 
 
-def _count_uses(root: Value) -> list[Value]:
-    """Set each node's `_n` to the number of edges into it from inside root's graph; return the nodes."""
-    nodes = [root]
-    stack = [root]
-    pop, push, add = stack.pop, stack.append, nodes.append
-    while stack:
-        node = pop()
-        a = node._a
-        if a is None:
-            continue
-        if a._n:
-            a._n += 1
-        else:  # first visit
-            a._n = 1
-            push(a)
-            add(a)
-        b = node._b
-        if b is not None:
-            if b._n:
-                b._n += 1
-            else:
-                b._n = 1
-                push(b)
-                add(b)
-    return nodes
-
-
 def _reset_scratch(root: Value) -> None:
     """After a sweep failed midway: clear the scratch slots it left behind."""
     stack, seen = [root], {root}
@@ -599,12 +622,27 @@ def _reset_scratch(root: Value) -> None:
 def topological_order(root: Value) -> list[Value]:
     """Every node of root's graph, each after all of its inputs, root last.
 
-    Its reverse is exactly the order in which backward processes the nodes. Iterative.
+    Its reverse is exactly the order in which backward processes the nodes (leaves included: each
+    comes right after the last node that uses it). Iterative.
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order: root must be a Value, got {type(root).__name__} {root!r}")
     order: list[Value] = []
-    _sweep(root, 0.0, None, False, order)
+    with _sweep_lock:
+        try:
+            _count_uses(root)
+            ready = [root]  # the same releases as _sweep, but leaves pass through `ready` too
+            while ready:
+                node = ready.pop()
+                order.append(node)
+                for x in (node._a, node._b):
+                    if x is not None:
+                        x._n -= 1
+                        if not x._n:
+                            ready.append(x)
+        except BaseException:
+            _reset_scratch(root)
+            raise
     order.reverse()
     return order
 

@@ -24,9 +24,14 @@ def _seq(x: object, name: str, what: str) -> Sequence[Any]:
     return x
 
 
-def _number(x: object, name: str, what: str) -> float:
+def _number(x: object, name: str, what: str, i: int | None = None) -> float:
+    """A finite real number (a Value gives its data); errors name `what` (with index `i`, if given)."""
+    if type(x) is float and -math.inf < x < math.inf:  # the common case first: no string is built
+        return x
     if isinstance(x, Value):  # a label or target read as a constant
         return x.data
+    if i is not None:
+        what = f"{what}[{i}]"
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name}: {what} must be a real number or Value, got {type(x).__name__} {x!r}")
     f = float(x)
@@ -35,8 +40,8 @@ def _number(x: object, name: str, what: str) -> float:
     return f
 
 
-def _value(x: object, name: str, what: str) -> Value:
-    return x if isinstance(x, Value) else Value(_number(x, name, what))
+def _value(x: object, name: str, what: str, i: int | None = None) -> Value:
+    return x if isinstance(x, Value) else Value(_number(x, name, what, i))
 
 
 def _flat(x: object, name: str, what: str) -> tuple[list[Any], list[int] | None]:
@@ -81,8 +86,8 @@ def mse_loss(preds: Sequence[Any], targets: Sequence[Any]) -> Value:
     p, t = _paired(preds, targets, name, "preds", "targets")
     terms = []
     for i, (pi, ti) in enumerate(zip(p, t, strict=True)):
-        pv = _value(pi, name, f"preds[{i}]")
-        d = pv - ti if isinstance(ti, Value) else pv + (-_number(ti, name, f"targets[{i}]"))
+        pv = _value(pi, name, "preds", i)
+        d = pv - ti if isinstance(ti, Value) else pv + (-_number(ti, name, "targets", i))
         terms.append(d * d)
     return _mean(terms)
 
@@ -97,8 +102,8 @@ def binary_cross_entropy_with_logits(logits: Sequence[Any], targets: Sequence[An
     z, y = _paired(logits, targets, name, "logits", "targets")
     terms = []
     for i, (zi, yi) in enumerate(zip(z, y, strict=True)):
-        zv = _value(zi, name, f"logits[{i}]")
-        yf = _number(yi.data if isinstance(yi, Value) else yi, name, f"targets[{i}]")
+        zv = _value(zi, name, "logits", i)
+        yf = _number(yi.data if isinstance(yi, Value) else yi, name, "targets", i)
         if not 0.0 <= yf <= 1.0:
             raise ValueError(f"{name}: targets[{i}] must be in [0, 1], got {yi!r}")
         terms.append(zv.softplus() - zv * yi if isinstance(yi, Value) else zv.softplus() + zv * -yf)
@@ -111,8 +116,8 @@ def hinge_loss(scores: Sequence[Any], labels: Sequence[Any]) -> Value:
     s, y = _paired(scores, labels, name, "scores", "labels")
     terms = []
     for i, (si, yi) in enumerate(zip(s, y, strict=True)):
-        sv = _value(si, name, f"scores[{i}]")
-        yf = _number(yi, name, f"labels[{i}]")
+        sv = _value(si, name, "scores", i)
+        yf = _number(yi, name, "labels", i)
         if yf != 1.0 and yf != -1.0:
             raise ValueError(f"{name}: labels[{i}] must be -1 or +1, got {yi!r} (map 0/1 labels with 2 * y - 1)")
         terms.append((sv * -yf + 1.0).relu())
@@ -122,7 +127,7 @@ def hinge_loss(scores: Sequence[Any], labels: Sequence[Any]) -> Value:
 def _shifted(logits: object, name: str) -> list[Value]:
     """logits - max(logits), with the max taken as a constant: exp never overflows and nothing changes
     mathematically, since softmax is invariant to shifting every logit by the same amount."""
-    zs = [_value(z, name, f"logits[{i}]") for i, z in enumerate(_seq(logits, name, "logits"))]
+    zs = [_value(z, name, "logits", i) for i, z in enumerate(_seq(logits, name, "logits"))]
     if not zs:
         raise ValueError(f"{name}: logits are empty")
     with trace_invariant():  # any shift gives the same result, so a compiled replay need not guard it

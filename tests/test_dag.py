@@ -10,7 +10,7 @@ from dags import Recipe, nodes_of, recipes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd import Value, gradients, no_grad
+from autograd import Value, gradients, no_grad, topological_order
 
 
 def run(recipe: Recipe, inputs: list[Any]) -> Any:
@@ -67,3 +67,17 @@ def test_random_dags_second_derivatives_match_torch(recipe: Recipe, xs: list[flo
     for s, t in zip(second, tsecond, strict=True):
         tv = 0.0 if t is None else t.item()
         assert math.isclose(s, tv, rel_tol=1e-9, abs_tol=1e-10), (recipe, s, tv)
+
+
+@given(recipes(max_steps=25), points)
+def test_passes_over_a_random_dag_leave_no_trace(recipe: Recipe, xs: list[float]) -> None:
+    """backward, gradients and topological_order each reset their scratch state: repeating gives the same."""
+    leaves = [Value(x) for x in xs]
+    out = run(recipe, leaves)
+    order = topological_order(out)
+    out.backward()
+    first = [v.grad for v in order]
+    assert gradients(out, order) == first
+    assert topological_order(out) == order
+    out.backward()
+    assert [v.grad for v in order] == [2 * g for g in first]
