@@ -622,8 +622,8 @@ def _reset_scratch(root: Value) -> None:
 def topological_order(root: Value) -> list[Value]:
     """Every node of root's graph, each after all of its inputs, root last.
 
-    Its reverse is exactly the order in which backward processes the nodes (leaves included: each
-    comes right after the last node that uses it). Iterative.
+    Its reverse is exactly the order in which backward runs the chain rule through the nodes (a leaf,
+    which has no step of its own, sits where its gradient becomes complete). Iterative.
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order: root must be a Value, got {type(root).__name__} {root!r}")
