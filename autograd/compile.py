@@ -425,6 +425,7 @@ class _Plan:
             if b is not None:
                 users[b] = users.get(b, 0) + 1
         self.sinks = [k for k in self.ops if k not in self.const and k not in users]
+        self.runs = _find_runs(self)  # long periodic stretches, written as loops
 
     def expr(self, k: float) -> str:
         if isinstance(k, float):
@@ -434,6 +435,227 @@ class _Plan:
     def describe_guard(self, i: int) -> str:
         _, left, op, right, _ = self.guards[i]
         return f"{self.expr(left)} {op} {self.expr(right)}"
+
+
+# ---- loop rolling, part 1: finding periodic runs ------------------------------------------------
+# Generated code runs slower per op the longer it is (a 100,000-line function thrashes CPython's caches),
+# so a long run of repeats of the same ops is written as a `for` loop instead. A run qualifies when
+# every repeat has the same ops, each operand fixed (computed before the run), from the same repeat
+# or from the previous one, and eager backward visits the run's nodes repeat by repeat, last first,
+# in the same order within each: then the loop does exactly the arithmetic the unrolled code does.
+_ROLL_MIN_REPEATS = 8  # fewer repeats: the unrolled code is short anyway and reads better
+_ROLL_MIN_OPS = 128  # ops in the whole run
+_ROLL_PHASES = 4  # where in the period repeats may start: the best few tried (eager's backward order decides)
+
+
+class _Run:
+    """`count` repeats of `period` keys starting at key `start`; the last repeat starts at `last`.
+    Template positions (0..period-1) that the next repeat reads are `carried`; `leaves` are positions
+    holding a different pre-existing Value each repeat; `fixed` are the keys before the run it reads;
+    `order` is eager backward's order within a repeat (as positions)."""
+
+    __slots__ = ("carried", "count", "end", "fixed", "last", "leaves", "order", "period", "start")
+
+    def __init__(
+        self,
+        start: int,
+        period: int,
+        count: int,
+        carried: list[int],
+        leaves: list[int],
+        fixed: list[int],
+        order: list[int],
+    ) -> None:
+        self.start, self.period, self.count = start, period, count
+        self.end = start + period * count
+        self.last = self.end - period
+        self.carried, self.leaves, self.fixed, self.order = carried, leaves, fixed, order
+
+
+def _token(plan: _Plan, k: int) -> tuple[Any, ...]:
+    """What must be equal for two keys to be the same step of a repeat (operands are checked later)."""
+    if k in plan.const:
+        return ("const", float.hex(plan.const[k]))
+    if plan.kinds[k] != NODE:
+        return (plan.kinds[k],)
+    op, _, b, arg, recorded = plan.ops[k]
+    return (op, None if arg is None else float.hex(float(arg)), recorded, b is None)
+
+
+def _find_runs(plan: _Plan) -> list[_Run]:
+    """The periodic runs worth rolling, non-overlapping, in key order."""
+    n = len(plan.kinds)
+    if n < _ROLL_MIN_OPS:
+        return []
+    tokens = [_token(plan, k) for k in range(n)]
+    for i, (position, *_) in enumerate(plan.guards):
+        if position < n:
+            tokens[position] = ("guard", i)  # matches nothing: no run crosses a guard
+    last: dict[tuple[Any, ...], int] = {}
+    gaps: dict[int, int] = {}
+    for k, token in enumerate(tokens):
+        j = last.get(token)
+        if j is not None:
+            gaps[k - j] = gaps.get(k - j, 0) + 1
+        last[token] = k
+    periods = sorted((p for p, c in gaps.items() if c >= _ROLL_MIN_REPEATS - 1), key=lambda p: -gaps[p])[:8]
+    candidates: list[tuple[int, int, int, int]] = []  # (keys covered, -period, first key, end key)
+    for period in periods:
+        k = 0
+        while k + period < n:
+            if tokens[k] != tokens[k + period]:
+                k += 1
+                continue
+            j = k
+            while j + period < n and tokens[j] == tokens[j + period]:
+                j += 1
+            if (j + period - k) // period >= _ROLL_MIN_REPEATS:
+                candidates.append((j + period - k, -period, k, j + period))
+            k = j + 1
+    candidates.sort(reverse=True)
+    users: dict[int, list[int]] = {}
+    for k, (_, a, b, _, _) in plan.ops.items():
+        users.setdefault(a, []).append(k)
+        if b is not None and b != a:
+            users.setdefault(b, []).append(k)
+    at = {k: i for i, k in enumerate(plan.backward_order)}
+    runs: list[_Run] = []
+    for _, period, s0, e0 in candidates:
+        if any(s0 < r.end and r.start < e0 for r in runs):
+            continue
+        for phase in _phases(plan, users, -period, s0, e0)[:_ROLL_PHASES]:
+            run = _periodic_run(plan, users, at, -period, s0 + phase, e0)
+            if run is not None:
+                if not any(run.start < r.end and r.start < run.end for r in runs):
+                    runs.append(run)
+                break
+    return sorted(runs, key=lambda r: r.start)
+
+
+def _phases(plan: _Plan, users: dict[int, list[int]], period: int, s0: int, e0: int) -> list[int]:
+    """Where in the period repeats could start, best first: where the fewest values cross from one repeat
+    to the next (a crossing value needs a variable of its own; one that could be written inline costs more)."""
+    cost = [0] * (period + 1)
+    middle = s0 + (e0 - s0) // period // 2 * period
+    for k in range(middle, min(middle + period, e0)):
+        if plan.kinds[k] != NODE or k in plan.const:
+            continue
+        for x in plan.ops[k][1:3]:
+            if x is None or x in plan.const or not 0 < k - x < period:
+                continue
+            op = plan.ops.get(x)
+            weight = 2 if op is not None and op[0] in ("+", "*") and op[2] is not None and len(users[x]) == 1 else 1
+            lo, hi = (x + 1 - s0) % period, (k - s0) % period  # repeats starting at these phases cut the edge
+            if lo <= hi:
+                cost[lo] += weight
+                cost[hi + 1] -= weight
+            else:
+                cost[lo] += weight
+                cost[period] -= weight
+                cost[0] += weight
+                cost[hi + 1] -= weight
+    totals, total = [], 0
+    for phase in range(period):
+        total += cost[phase]
+        totals.append(total)
+    return sorted(range(period), key=totals.__getitem__)
+
+
+def _periodic_run(
+    plan: _Plan, users: dict[int, list[int]], at: dict[int, int], period: int, s0: int, e0: int
+) -> _Run | None:
+    """The longest run of repeats starting at s0 + j * period within keys [s0, e0) (periodic op by op)
+    that can be rolled exactly."""
+    kinds, ops = plan.kinds, plan.ops
+    first = s0
+    repeats = (e0 - first) // period
+    if repeats < _ROLL_MIN_REPEATS:
+        return None
+    t = first + (repeats - 1) * period  # the last repeat is the template: its names live on after the loop
+    refs: dict[int, list[tuple[str, int] | None]] = {}
+    fixed: set[int] = set()
+    carried: set[int] = set()
+    for p in range(period):
+        k = t + p
+        if kinds[k] == ARG:
+            return None
+        if kinds[k] != NODE or k in plan.const:
+            continue
+        row: list[tuple[str, int] | None] = []
+        for x in ops[k][1:3]:
+            if x is None:
+                row.append(None)
+            elif x >= t:
+                row.append(("same", x - t))
+            elif x >= t - period:
+                if x in plan.const or kinds[x] == EXT:
+                    return None  # a carried literal or Value: not worth the bookkeeping
+                row.append(("prev", x - t + period))
+                carried.add(x - t + period)
+            else:
+                row.append(("fixed", x))
+                fixed.add(x)
+        refs[k - t] = row
+    floor = max(fixed, default=-1)  # fixed operands must be computed before the loop starts
+
+    def fits(base: int) -> bool:
+        """Repeat at `base` matches the template, and its values are used only by itself and the next."""
+        for p, row in refs.items():
+            for x, ref in zip(ops[base + p][1:3], row, strict=True):
+                if ref is None or x is None:
+                    if (ref is None) != (x is None):
+                        return False
+                    continue
+                kind, v = ref
+                want = base + v if kind == "same" else base - period + v if kind == "prev" else v
+                if x != want:
+                    return False
+        for k in range(base, base + period):
+            if k in plan.const:
+                continue
+            us = users.get(k)
+            if not us or max(us) >= base + 2 * period or (kinds[k] == NODE and k not in at):
+                return False
+        return True
+
+    i = repeats - 1
+    while i > 0 and first + (i - 1) * period > floor and fits(first + (i - 1) * period):
+        i -= 1
+    count = repeats - i
+    start = first + i * period
+    end = t + period
+    nodes = sum(1 for k in range(t, end) if kinds[k] == NODE)
+    if count < _ROLL_MIN_REPEATS or count * nodes < _ROLL_MIN_OPS:
+        return None
+    if plan.root in range(start, t) or any(kinds[k] == NODE and k not in at for k in range(t, end)):
+        return None
+    for position, left, _, right, _ in plan.guards:
+        if start < position < end or any(isinstance(s, int) and start <= s < t for s in (left, right)):
+            return None
+    for p in carried:  # the values the first repeat reads from before the loop
+        seed = start - period + p
+        if seed == plan.root or max(users.get(seed, [0])) >= end:
+            return None
+    leaves = [p for p in range(period) if kinds[t + p] == EXT]
+    for p in leaves:
+        idx = [plan.ext_index[start + j * period + p] for j in range(count)]
+        step = idx[1] - idx[0]
+        if step <= 0 or idx != list(range(idx[0], idx[0] + step * count, step)):
+            return None
+        if not all(plan.ext_leaf[i] for i in idx):
+            return None
+    # Eager backward must visit the run as one stretch: the last repeat first, each in the template's order.
+    order = sorted((k for k in range(t, end) if kinds[k] == NODE), key=at.__getitem__)
+    offsets = [k - t for k in order]
+    pos = at[order[0]]
+    bo = plan.backward_order
+    for j in range(count - 1, -1, -1):
+        base = start + j * period
+        for off in offsets:
+            if pos >= len(bo) or bo[pos] != base + off:
+                return None
+            pos += 1
+    return _Run(start, period, count, sorted(carried), leaves, sorted(fixed), offsets)
 
 
 # ---- code generation ----------------------------------------------------------------------------
@@ -567,11 +789,29 @@ def _contribution(g: str, local: str) -> str:
     return f"{g} * {local}"
 
 
+class _RollMismatch(Exception):
+    """Code generation met a run it cannot roll after all (for this mix of arguments): generate without it."""
+
+    def __init__(self, run: _Run) -> None:
+        super().__init__(run.start)
+        self.run = run
+
+
 def _generate(plan: _Plan, mask: tuple[bool, ...], finite_check: bool = True, batch: bool = False) -> str:
     """Source of `make_replay(...)`, which returns `replay(a0, a1, ...)` for arguments where mask[i] says
     'passed as a Value'. Helpers and the Values f read are bound once, as closure cells (fast to read).
     With `batch`, `replay(rows)` runs the code once per row of float arguments and returns the sum: the
-    Values f read are read once and their gradients summed in locals, written once at the end."""
+    Values f read are read once and their gradients summed in locals, written once at the end.
+    Long periodic runs of ops are written as loops (not in batch mode)."""
+    skip: set[int] = set()
+    while True:
+        try:
+            return _generate_once(plan, mask, finite_check, batch, skip)
+        except _RollMismatch as mismatch:
+            skip.add(mismatch.run.start)
+
+
+def _generate_once(plan: _Plan, mask: tuple[bool, ...], finite_check: bool, batch: bool, skip: set[int]) -> str:
     names, kinds, ops = plan.names, plan.kinds, plan.ops
     need: dict[int, bool] = {}
     for k, kind in enumerate(kinds):
@@ -625,8 +865,82 @@ def _generate(plan: _Plan, mask: tuple[bool, ...], finite_check: bool = True, ba
             body.append(f"if {'not ' if outcome else ''}{cond}:  # guard: traced branch had `{cond}` {outcome}")
             body.append(f"    raise _GuardFailed({i}, {lx}, {rx})")
 
-    for k, kind in enumerate(kinds):
+    def forward_node(k: int) -> tuple[str | None, str | None]:
+        """Node k's forward line (None: written inline into its user) and the value to check for inf/NaN."""
+        rhs, check = _forward_rhs(plan, k, ex)
+        a, b = ops[k][1], ops[k][2]
+        parts = [*inline.pop(a, []), *([] if b is None else inline.pop(b, []))]
+        if k in fusable:
+            fused[k] = f"({rhs})"
+            inline[k] = [*parts, f"{names[k]} {ops[k][0]}"]
+            return None, None
+        line = f"{names[k]} = {rhs}  # {ops[k][0]}{' (inline: ' + ', '.join(parts) + ')' if parts else ''}"
+        if not ops[k][4]:
+            line += " (under no_grad: no gradient flows through it)"
+        return line, check
+
+    def backward_node(k: int, grad: dict[int, str], owned: set[int], out: list[str]) -> None:
+        """Node k's backward lines: its gradient times each local derivative, into its inputs' gradients."""
+        if not need.get(k, False) or k not in grad:
+            return
+        op, a, b, _, recorded = ops[k]
+        g = grad[k]
+        for which, inp in enumerate((a, b)):
+            if inp is None or not need.get(inp, False):
+                continue
+            target = names[inp] + "_g"
+            comment = f"  # {op}: {names[k]} -> {names[inp]}"
+            if op in ("relu", "leaky_relu", "elu", "abs"):
+                x = plan.expr(a)
+                neg = {
+                    "relu": "0.0",
+                    "leaky_relu": _contribution(g, _lit(ops[k][3] or 0.0)),
+                    "elu": _contribution(g, f"({names[k]} + {_lit(ops[k][3] or 0.0)})"),
+                    "abs": f"(-{g} if {x} < 0.0 else 0.0)",
+                }[op]
+                if op == "relu" and inp in owned:
+                    out.append(f"if {x} > 0.0: {target} += {g}{comment}")
+                    continue
+                contribution = f"({g} if {x} > 0.0 else {neg})"
+            else:
+                local = _local(plan, k, which)
+                if local is None:
+                    continue
+                contribution = _contribution(g, local)
+            if inp in owned:
+                out.append(f"{target} += {contribution}{comment}")
+            elif inp in grad:  # it held an alias: now it needs a local of its own
+                out.append(f"{target} = {grad[inp]} + {contribution}{comment}")
+            elif contribution == "1.0" or contribution.isidentifier():
+                grad[inp] = contribution  # the same number as an existing one: no line needed
+                continue
+            else:
+                out.append(f"{target} = {contribution}{comment}")
+            grad[inp] = target
+            owned.add(inp)
+
+    loops: list[_RolledLoop] = []
+    if not batch:
+        for run in plan.runs:
+            trimmed = _need_repeats(plan, run, need)
+            if trimmed is not None and trimmed.start not in skip:
+                loops.append(_RolledLoop(plan, trimmed, len(loops), need, backward_node))
+    for loop in loops:
+        for k in loop.named:
+            fusable.pop(k, None)
+        outer.extend(loop.outer())
+    loop_at = {loop.run.start: loop for loop in loops}
+    k = 0
+    while k < len(kinds):
         emit_guards(k)
+        kind = kinds[k]
+        if k in loop_at:
+            loop = loop_at[k]
+            body.extend(loop.forward(forward_node, finite_check))
+            if loop.checked and finite_check:
+                checks.append(f"_f{loop.rid}")
+            k = loop.run.end
+            continue
         if kind == ARG:
             body.append(f"{names[k]} = a{k}{'.data' if mask[k] else ''}  # argument {k}")
             checks.append(names[k])
@@ -634,19 +948,12 @@ def _generate(plan: _Plan, mask: tuple[bool, ...], finite_check: bool = True, ba
             (hoisted if batch else body).append(f"{names[k]} = _e{plan.ext_index[k]}.data  # read by reference")
             checks.append(names[k])
         elif kind == NODE and k not in plan.const:
-            rhs, check = _forward_rhs(plan, k, ex)
-            a, b = ops[k][1], ops[k][2]
-            parts = [*inline.pop(a, []), *([] if b is None else inline.pop(b, []))]
-            if k in fusable:
-                fused[k] = f"({rhs})"
-                inline[k] = [*parts, f"{names[k]} {ops[k][0]}"]
-                continue
-            line = f"{names[k]} = {rhs}  # {ops[k][0]}{' (inline: ' + ', '.join(parts) + ')' if parts else ''}"
-            if not ops[k][4]:
-                line += " (under no_grad: no gradient flows through it)"
-            body.append(line)
+            line, check = forward_node(k)
+            if line is not None:
+                body.append(line)
             if check:
                 checks.append(check)
+        k += 1
     emit_guards(len(kinds))
     checks.extend(names[k] for k in plan.sinks)
     root = plan.root
@@ -669,44 +976,18 @@ def _generate(plan: _Plan, mask: tuple[bool, ...], finite_check: bool = True, ba
         for k in plan.ext_index:
             grad[k] = names[k] + "_g"
             owned.add(k)
-    for k in plan.backward_order:
-        if not need.get(k, False) or k not in grad:
+    loop_from = {loop.run.last + loop.run.order[0]: loop for loop in loops}
+    order = plan.backward_order
+    i = 0
+    while i < len(order):
+        k = order[i]
+        if k in loop_from:
+            loop = loop_from[k]
+            loop.backward(grad, owned, body, backward_node)
+            i += len(loop.run.order) * loop.run.count
             continue
-        op, a, b, _, recorded = ops[k]
-        g = grad[k]
-        for which, inp in enumerate((a, b)):
-            if inp is None or not need.get(inp, False):
-                continue
-            target = names[inp] + "_g"
-            comment = f"  # {op}: {names[k]} -> {names[inp]}"
-            if op in ("relu", "leaky_relu", "elu", "abs"):
-                x = plan.expr(a)
-                neg = {
-                    "relu": "0.0",
-                    "leaky_relu": _contribution(g, _lit(ops[k][3] or 0.0)),
-                    "elu": _contribution(g, f"({names[k]} + {_lit(ops[k][3] or 0.0)})"),
-                    "abs": f"(-{g} if {x} < 0.0 else 0.0)",
-                }[op]
-                if op == "relu" and inp in owned:
-                    body.append(f"if {x} > 0.0: {target} += {g}{comment}")
-                    continue
-                contribution = f"({g} if {x} > 0.0 else {neg})"
-            else:
-                local = _local(plan, k, which)
-                if local is None:
-                    continue
-                contribution = _contribution(g, local)
-            if inp in owned:
-                body.append(f"{target} += {contribution}{comment}")
-            elif inp in grad:  # it held an alias: now it needs a local of its own
-                body.append(f"{target} = {grad[inp]} + {contribution}{comment}")
-            elif contribution == "1.0" or contribution.isidentifier():
-                grad[inp] = contribution  # the same number as an existing one: no line needed
-                continue
-            else:
-                body.append(f"{target} = {contribution}{comment}")
-            grad[inp] = target
-            owned.add(inp)
+        backward_node(k, grad, owned, body)
+        i += 1
     if all(line.lstrip().startswith("#") for line in body):
         body.append("pass")
     if batch:
@@ -723,12 +1004,290 @@ def _generate(plan: _Plan, mask: tuple[bool, ...], finite_check: bool = True, ba
             tail.append(f"_e{i}.grad += {g}" if plan.ext_leaf[i] else f"_e{i}.backward({g})")
         elif kind == ARG:
             tail.append(f"_accumulate(a{k}, {g})")
+    for loop in loops:
+        tail.extend(loop.tail())
     tail.append(f"return {plan.expr(root)}")
     lines = [head, *("    " + line for line in preamble), "    try:", *("        " + line for line in body)]
     lines.extend("    " + line for line in tail)
     return _bind_helpers(
         "\n".join([*outer, *("    " + line for line in lines), "    return replay"]) + "\n", plan, mask
     )
+
+
+# ---- loop rolling, part 2: writing a run as a loop ----------------------------------------------
+def _need_repeats(plan: _Plan, run: _Run, need: dict[int, bool]) -> _Run | None:
+    """The run without its first repeats where they need gradients elsewhere than the last one does (which
+    depends on which arguments are Values: a float argument needs none), if still long enough."""
+    period, last = run.period, run.last
+    template = [need.get(last + p, False) for p in range(period)]
+    start = run.start
+    for k in range(run.end - 1, run.start - 1, -1):
+        if plan.kinds[k] == NODE and need.get(k, False) != template[(k - run.start) % period]:
+            start = run.start + ((k - run.start) // period + 1) * period
+            break
+    while start < run.end and any(
+        need.get(start - period + p, False) != need.get(last - period + p, False) for p in run.carried
+    ):
+        start += period  # the values carried into the first repeat must need gradients like the others
+    count = (run.end - start) // period
+    nodes = sum(1 for k in range(last, run.end) if plan.kinds[k] == NODE)
+    if count < _ROLL_MIN_REPEATS or count * nodes < _ROLL_MIN_OPS:
+        return None
+    if start == run.start:
+        return run
+    return _Run(start, period, count, run.carried, run.leaves, run.fixed, run.order)
+
+
+def _mentions(name: str, lines: list[str]) -> list[int]:
+    """Indices of the lines whose code (not comment) uses identifier `name`."""
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    return [i for i, line in enumerate(lines) if pattern.search(line.split("#", 1)[0])]
+
+
+def _rename(lines: list[str], renames: dict[str, str]) -> list[str]:
+    if not renames:
+        return lines
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, renames)) + r")\b")
+    return [pattern.sub(lambda m: renames[m[0]], line) for line in lines]
+
+
+def _targets(names: list[str], nested: bool = False) -> str:
+    """Unpacking targets: `a`, or `a, b` (`(a, b)` inside a larger target)."""
+    if len(names) == 1:
+        return names[0]
+    return f"({', '.join(names)})" if nested else ", ".join(names)
+
+
+def _packed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"({', '.join(names)})"
+
+
+class _RolledLoop:
+    """One run written as a forward loop and a backward loop.
+
+    The forward loop body is the last repeat's lines: after the loop its variables hold the last repeat,
+    which is all the code after the run reads. A value the next repeat reads is carried in a variable.
+    Backward does the last repeat unrolled (its gradients arrive from the code after the run), then
+    loops over the other repeats, last first, with the second-to-last repeat's lines as the body. The
+    forward loop keeps per repeat just the values that body reads: `_kept` (the repeat's own values) and
+    `_carried` (values the next repeat's backward reads too). The backward body is written first, as it
+    decides what the forward loop keeps."""
+
+    def __init__(
+        self,
+        plan: _Plan,
+        run: _Run,
+        rid: int,
+        need: dict[int, bool],
+        backward_node: Callable[[int, dict[int, str], set[int], list[str]], None],
+    ) -> None:
+        self.plan, self.run, self.rid = plan, run, rid
+        names, period = plan.names, run.period
+        u = run.last - period  # the body's repeat; u - period + p: the repeat before it
+        # A carried gradient lives in the variable of the value the loop's first repeat reads (its "seed"):
+        # after the loop it holds exactly that value's gradient, as the unrolled code would.
+        self.gname = {p: names[run.start - period + p] + "_g" for p in run.carried}
+        fixed = [f for f in run.fixed if need.get(f, False)]
+        has = set(run.carried)  # carried positions that receive gradient (found by iterating to a fixed point)
+        for _ in range(len(run.carried) + 1):
+            grad = {f: names[f] + "_g" for f in fixed}
+            owned = set(fixed)
+            for p in has:
+                grad[u + p] = names[u + p] + "_g"
+                owned.add(u + p)
+            lines: list[str] = []
+            for off in run.order:
+                backward_node(u + off, grad, owned, lines)
+            produced = {p for p in run.carried if u - period + p in grad}
+            if produced == has:
+                break
+            has = produced
+        else:
+            raise _RollMismatch(run)
+        self.has = sorted(has)
+        self.leaf_grads = [p for p in run.leaves if u + p in grad]
+        lines.extend(f"_g{rid}_{p}.append({grad[u + p]})  # gradient of this repeat's Value" for p in self.leaf_grads)
+        # Gradients for the previous repeat: written straight into the carried variable when this repeat no
+        # longer reads its own by then; else kept apart and moved at the end.
+        prev_g = {p: grad[u - period + p] for p in self.has}
+        renames = {names[u + p] + "_g": self.gname[p] for p in self.has}  # the body's own carried gradients
+        for p in self.has:
+            own, fresh = names[u + p] + "_g", names[u - period + p] + "_g"
+            if prev_g[p] != fresh or any(own == prev_g[q] for q in self.has if q != p):
+                continue
+            reads, writes = _mentions(own, lines), _mentions(fresh, lines)
+            if not reads or max(reads) <= min(writes):
+                renames[fresh] = self.gname[p]
+        self.lines = _rename(lines, renames)
+        self.moves = [(self.gname[p], renames.get(prev_g[p], prev_g[p])) for p in self.has]
+        self.moves = [(a, b) for a, b in self.moves if a != b]
+        self.fixed = [f for f in fixed if _mentions(names[f] + "_g", self.lines)]
+        # The forward values the body reads: of its own repeat, and of the repeat before (carried ones).
+        readable = [p for p in range(period) if u + p not in plan.const and plan.kinds[u + p] != CONST]
+        own_reads = [p for p in readable if _mentions(names[u + p], self.lines)]
+        self.carry = [p for p in run.carried if _mentions(names[u - period + p], self.lines)]
+        self.keep = [p for p in own_reads if p not in self.carry]
+        self.shift = [p for p in self.carry if p in own_reads]
+        # Values that must stay in named variables (never written inline into a user).
+        t = run.last
+        after = {
+            x
+            for k in range(run.end, len(plan.kinds))
+            if k in plan.ops
+            for x in plan.ops[k][1:3]
+            if x is not None and t <= x < run.end
+        }
+        self.named = after | {t + p for p in [*run.carried, *own_reads]} | {run.start - period + p for p in run.carried}
+        self.checked = False
+
+    def outer(self) -> list[str]:
+        """Tuples of the Values read once per repeat, bound once in make_replay."""
+        plan, run = self.plan, self.run
+        out = []
+        for p in run.leaves:
+            i0 = plan.ext_index[run.start + p]
+            step = plan.ext_index[run.start + run.period + p] - i0
+            i1 = plan.ext_index[run.last + p] + 1
+            out.append(f"    _r{self.rid}_{p} = _ext[{i0}:{i1}:{step}]  # repeat j of loop {self.rid} reads the j-th")
+        return out
+
+    def forward(self, forward_node: Callable[[int], tuple[str | None, str | None]], finite_check: bool) -> list[str]:
+        plan, run, rid = self.plan, self.run, self.rid
+        names, period, t = plan.names, run.period, run.last
+        nodes = sum(1 for k in range(t, run.end) if plan.kinds[k] == NODE)
+        lines: list[str] = []
+        checks: list[str] = []
+        for p in range(period):
+            k = t + p
+            check: str | None
+            if plan.kinds[k] == EXT:
+                lines.append(f"{names[k]} = _x{rid}_{p}.data  # read by reference, a different Value each repeat")
+                check = names[k]
+            elif plan.kinds[k] == NODE and k not in plan.const:
+                line, check = forward_node(k)
+                if line is not None:
+                    lines.append(line)
+            else:
+                continue
+            if check and finite_check:
+                checks.append(check)
+        # A carried value is read in place when the repeat reads it before overwriting it; else it is copied.
+        renames: dict[str, str] = {}
+        shifts: list[tuple[str, str]] = []
+        for p in run.carried:
+            prev, own = names[t - period + p], names[t + p]
+            reads = _mentions(prev, lines)
+            writes = [i for i, line in enumerate(lines) if line.startswith(own + " = ")]
+            if writes and (not reads or max(reads) <= min(writes)):
+                renames[prev] = own
+            else:
+                shifts.append((prev, own))
+        if checks:  # one sum per repeat, at its end: a value carried in place is by then the next repeat's
+            self.checked = True
+            lines.append(f"_f{rid} += {' + '.join(dict.fromkeys(renames.get(c, c) for c in checks))}  # inf/NaN check")
+        lines = _rename(lines, renames)
+        if shifts:
+            lines.append(
+                f"{_targets([a for a, _ in shifts])} = {', '.join(b for _, b in shifts)}  # to the next repeat"
+            )
+        if self.keep:
+            lines.append(f"_keep{rid}({_packed([names[t + p] for p in self.keep])})  # for backward")
+        if self.carry:
+            lines.append(f"_carry{rid}({_packed([names[t + p] for p in self.carry])})  # for backward")
+        out = [f"# ---- forward: {run.count:,} repeats of the same {nodes} ops, as a loop ----"]
+        for p in run.carried:
+            prev = names[t - period + p]
+            out.append(f"{renames.get(prev, prev)} = {plan.expr(run.start - period + p)}  # read by the first repeat")
+        if self.keep:
+            out.append(f"_kept{rid} = []")
+            out.append(f"_keep{rid} = _kept{rid}.append")
+        if self.carry:
+            seeds = [plan.expr(run.start - period + p) for p in self.carry]
+            out.append(f"_carried{rid} = [{_packed(seeds)}]  # the values before the first repeat")
+            out.append(f"_carry{rid} = _carried{rid}.append")
+        if self.checked:  # plus the values before the first repeat that it checks as carried ones
+            seeds = [plan.expr(run.start - period + p) for p in run.carried if names[t - period + p] in checks]
+            out.append(f"_f{rid} = {' + '.join(seeds) if seeds else '0.0'}")
+        if run.leaves:
+            xs = [f"_x{rid}_{p}" for p in run.leaves]
+            rs = [f"_r{rid}_{p}" for p in run.leaves]
+            source = rs[0] if len(rs) == 1 else f"zip({', '.join(rs)})"
+            out.append(f"for {', '.join(xs)} in {source}:")
+        else:
+            out.append(f"for _ in range({run.count}):")
+        out.extend("    " + line for line in lines)
+        out.append("# ---- forward, after the loop (its variables hold the last repeat) ----")
+        return out
+
+    def backward(
+        self,
+        grad: dict[int, str],
+        owned: set[int],
+        body: list[str],
+        backward_node: Callable[[int, dict[int, str], set[int], list[str]], None],
+    ) -> None:
+        plan, run, rid = self.plan, self.run, self.rid
+        names, period, t = plan.names, run.period, run.last
+        u = t - period
+        body.append(f"# ---- backward: the last of the {run.count:,} repeats, then the others in a loop ----")
+        if self.keep:
+            body.append(f"_kept{rid}.pop()  # the last repeat's values are still in their variables")
+        if self.carry:
+            body.append(f"_carried{rid}.pop()")
+            body.append(f"{_targets([names[u + p] for p in self.carry])} = _carried{rid}.pop()")
+        peeled: list[str] = []
+        for off in run.order:
+            backward_node(t + off, grad, owned, peeled)
+        for p in range(period):  # it may read the repeat before only where the loop keeps values
+            if p not in self.carry and u + p not in plan.const and _mentions(names[u + p], peeled):
+                raise _RollMismatch(run)
+        body.extend(peeled)
+        for f in self.fixed:  # gradients the loop adds into: locals of their own from here on
+            if f not in grad:
+                raise _RollMismatch(run)
+            if f not in owned:
+                body.append(f"{names[f]}_g = {grad[f]}")
+                grad[f] = names[f] + "_g"
+                owned.add(f)
+        for p in run.carried:
+            if (u + p in grad) != (p in self.has):
+                raise _RollMismatch(run)
+            if p in self.has:
+                body.append(f"{self.gname[p]} = {grad[u + p]}  # carried gradient")
+        for p in self.leaf_grads:
+            body.append(f"_g{rid}_{p} = []  # gradients of the Values read per repeat, last repeat first")
+        kept = [names[u + p] for p in self.keep]
+        prev = [names[u - period + p] for p in self.carry]
+        if kept and prev:
+            pairs = f"zip(reversed(_kept{rid}), reversed(_carried{rid}))"
+            head = f"for {_targets(kept, True)}, {_targets(prev, True)} in {pairs}:"
+        elif kept:
+            head = f"for {_targets(kept)} in reversed(_kept{rid}):"
+        elif prev:
+            head = f"for {_targets(prev)} in reversed(_carried{rid}):"
+        else:
+            head = f"for _ in range({run.count - 1}):"
+        body.append(head + "  # repeats before the last, last first")
+        lines = list(self.lines)
+        if self.moves:
+            lines.append(f"{_targets([a for a, _ in self.moves])} = {', '.join(b for _, b in self.moves)}")
+        if self.shift:
+            lines.append(
+                f"{_targets([names[u + p] for p in self.shift])} = "
+                f"{', '.join(names[u - period + p] for p in self.shift)}  # values of the repeat before"
+            )
+        body.extend("    " + line for line in (lines or ["pass"]))
+        for p in self.has:
+            seed = run.start - period + p
+            grad[seed] = self.gname[p]
+            owned.add(seed)
+
+    def tail(self) -> list[str]:
+        out = []
+        for p in self.leaf_grads:
+            out.append(f"for _v, _g in zip(_r{self.rid}_{p}[-2::-1], _g{self.rid}_{p}):  # one Value per repeat")
+            out.append("    _v.grad += _g")
+        return out
 
 
 def _assemble_batch(

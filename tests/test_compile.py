@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import math
 import re
+import struct
 from collections.abc import Callable
 
 import pytest
@@ -512,3 +513,154 @@ def test_numbers_kept_from_an_earlier_trace_are_constants() -> None:
     assert c.guards == ["arg_0 > 1.5 is True"]
     with pytest.raises(CompileBranchError):
         c(1.0)
+
+
+# ---- loop rolling: long periodic runs become loops, with the same arithmetic -----------------------
+def _bits(x: float) -> bytes:
+    return struct.pack(">d", x)
+
+
+def _rolled(src: str) -> bool:
+    return re.search(r"^\s+for .* in .*:  # repeats before the last", src, re.M) is not None
+
+
+def _same_bits(c: autograd.Compiled, f: Callable[..., Value], args: list[float], params: list[Value]) -> None:
+    """The replay's output and every gradient equal eager mode's bit for bit (Value args: their grads too)."""
+    for p in params:
+        p.grad = 0.0
+    vs = [Value(x) for x in args]
+    out = f(*vs)
+    out.backward()
+    want = [out.data, *(p.grad for p in params), *(v.grad for v in vs)]
+    for p in params:
+        p.grad = 0.0
+    ws = [Value(x) for x in args]
+    got = [c(*ws), *(p.grad for p in params), *(w.grad for w in ws)]
+    assert [_bits(x) for x in got] == [_bits(x) for x in want]
+
+
+def _chain(w: Value, b: Value, n: int) -> Callable[[Value], Value]:
+    def f(x: Value) -> Value:
+        for _ in range(n // 3):
+            x = (x * w + b).tanh()
+        if n % 3:
+            x = x * w
+        if n % 3 == 2:
+            x = x + b
+        return x
+
+    return f
+
+
+@pytest.mark.parametrize(("n", "rolls"), [(3, False), (30, False), (99, False), (384, True), (385, True), (1001, True)])
+def test_long_chains_roll_and_match_eager_bitwise(n: int, rolls: bool) -> None:
+    w, b = Value(0.7, "w"), Value(-0.1, "b")
+    f = _chain(w, b, n)
+    c = autograd.compile(f, 0.3)
+    assert _rolled(c.source) is rolls
+    assert ("repeats of the same 3 ops" in c.source) is rolls
+    for x in (0.3, -1.7, 2.5):
+        _same_bits(c, f, [x], [w, b])
+    c_value = autograd.compile(f, Value(0.3))  # the argument as a Value: its gradient flows through the loop
+    _same_bits(c_value, f, [0.9], [w, b])
+
+
+def test_small_graphs_keep_straight_line_code() -> None:
+    model = nn.MLP(2, [4, 4, 1], seed=0)
+    c = autograd.compile(lambda x, y: model([x, y])[0], 0.5, -0.5)
+    assert not _rolled(c.source) and "    for " not in c.source.split('"""')[2]
+
+
+def test_wide_graph_rolls_over_chains_with_their_own_start_values() -> None:
+    xs = [Value(0.3 + 0.5 * i / 40) for i in range(40)]
+    w, b = Value(0.7, "w"), Value(0.1, "b")
+    chain = _chain(w, b, 10)
+
+    def f() -> Value:
+        return sum((chain(x) for x in xs), Value(0.0))
+
+    c = autograd.compile(f)
+    assert _rolled(c.source) and "_r0_" in c.source  # one start Value per repeat, read from a tuple
+    _same_bits(c, f, [], [*xs, w, b])
+    xs[7].data = 5.0  # read by reference on every call
+    _same_bits(c, f, [], [*xs, w, b])
+
+
+def test_a_carried_value_feeding_two_ops() -> None:
+    w = Value(0.9, "w")
+
+    def f(x: Value) -> Value:
+        y = x
+        for _ in range(60):
+            x, y = (x * w + y).tanh(), x * y  # both read the previous x and y
+        return x + y
+
+    c = autograd.compile(f, 0.4)
+    assert _rolled(c.source)
+    for x in (0.4, -0.8, 0.05):
+        _same_bits(c, f, [x], [w])
+
+
+def test_a_guard_inside_a_run_is_never_rolled_across() -> None:
+    w = Value(0.8, "w")
+
+    def f(x: Value) -> Value:
+        for i in range(200):
+            x = (x * w).tanh() + 0.1
+            if i == 100 and w.data > 0.5:  # a branch in the middle of the run
+                x = x * 2.0
+        return x
+
+    c = autograd.compile(f, 0.5)
+    assert c.guards and _rolled(c.source)
+    src = c.source
+    guard = src.index("raise _GuardFailed")
+    loops = [m.start() for m in re.finditer(r"# ---- forward: \d+ repeats", src)]
+    assert len(loops) == 2 and loops[0] < guard < loops[1]  # one loop before the guard, one after
+    _same_bits(c, f, [0.5], [w])
+    _same_bits(c, f, [-0.2], [w])
+    w.data, w.grad = 0.3, 0.0
+    with pytest.raises(CompileBranchError):
+        c(0.5)  # w.data > 0.5 is False now: the other branch at step 100
+    assert w.grad == 0.0
+
+
+def _wide(n: int) -> tuple[Callable[[], Value], list[Value]]:
+    xs = [Value(0.3 + 0.5 * i / n) for i in range(n)]
+    w, b = Value(0.7, "w"), Value(0.1, "b")
+    chain = _chain(w, b, 10)
+    return (lambda: sum((chain(x) for x in xs), Value(0.0))), [*xs, w, b]
+
+
+@pytest.mark.parametrize("bad", [1e300, math.inf, math.nan])
+def test_inf_or_nan_inside_a_rolled_run_raises_the_eager_error(bad: float) -> None:
+    f, params = _wide(40)
+    c = autograd.compile(f)
+    assert _rolled(c.source) and "inf/NaN check" in c.source
+    params[20].data = bad  # chain 20 is inside the loop; tanh hides an overflow of x * w from the output
+    params[-2].data = 1e10
+    with pytest.raises(OverflowError):
+        f()
+    for p in params:
+        p.grad = 0.0
+    with pytest.raises(OverflowError):
+        c()
+    assert all(p.grad == 0.0 for p in params)  # nothing half-written
+
+
+def test_a_run_whose_backward_order_differs_is_not_rolled_or_still_exact() -> None:
+    w = Value(0.6, "w")
+
+    def f(x: Value) -> Value:
+        outs = []
+        for _ in range(80):
+            x = (x * w).tanh() + 0.2
+            outs.append(x)
+        total = outs[0]  # every repeat's value used after the run: eager visits them out of repeat order
+        for v in outs[1:]:
+            total = total + v
+        return total
+
+    c = autograd.compile(f, 0.3)
+    _same_bits(c, f, [0.3], [w])
+    _same_bits(c, f, [-0.7], [w])
