@@ -683,7 +683,7 @@ def _forward_rhs(plan: _Plan, k: int, ex: Callable[[int], str]) -> tuple[str, st
     elif op in ("exp", "log", "sqrt", "sin", "cos", "tanh", "erf"):
         rhs = f"_{op}({x})"
     elif op == "abs":
-        rhs = f"{x} if {x} > 0.0 else -{x}"
+        rhs = f"{x} if {x} > 0.0 else 0.0 - {x}"  # not -x: abs(0.0) is 0.0, never -0.0
     elif op == "relu":
         rhs = f"{x} if {x} > 0.0 else 0.0"
     elif op == "leaky_relu":
@@ -895,7 +895,7 @@ def _generate_once(plan: _Plan, mask: tuple[bool, ...], finite_check: bool, batc
                 neg = {
                     "relu": "0.0",
                     "leaky_relu": _contribution(g, _lit(ops[k][3] or 0.0)),
-                    "elu": _contribution(g, f"({names[k]} + {_lit(ops[k][3] or 0.0)})"),
+                    "elu": _contribution(g, f"({_lit(ops[k][3] or 0.0)} * _exp({x}))"),  # as eager: not out + alpha
                     "abs": f"(-{g} if {x} < 0.0 else 0.0)",
                 }[op]
                 if op == "relu" and inp in owned:
@@ -1334,7 +1334,7 @@ _OP_HELPERS = {  # the helpers each op's forward and backward lines may call; an
     "sin": ("_sin", "_cos"),
     "cos": ("_cos", "_sin"),
     "tanh": ("_tanh",),
-    "elu": ("_expm1",),
+    "elu": ("_expm1", "_exp"),
     "erf": ("_erf", "_L1", "_FM"),
     "**": ("_pow", "_L2", "_FM"),
 }

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from catalog import CATALOG, OpCase
 from dags import Recipe, nodes_of, recipes
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autograd
@@ -664,3 +664,40 @@ def test_a_run_whose_backward_order_differs_is_not_rolled_or_still_exact() -> No
     c = autograd.compile(f, 0.3)
     _same_bits(c, f, [0.3], [w])
     _same_bits(c, f, [-0.7], [w])
+
+
+@st.composite
+def _step_recipes(draw: st.DrawFn) -> tuple[Recipe, int]:
+    """A random loop body over the carried state (s0, s1) and two fixed Values (w, b), and how often it repeats."""
+    return draw(recipes(n_inputs=4, max_steps=6)), draw(st.integers(1, 70))
+
+
+@settings(max_examples=60, deadline=None)
+@given(_step_recipes(), st.lists(st.floats(-1.5, 1.5), min_size=2, max_size=2))
+def test_random_periodic_graphs_match_eager_bitwise(step: tuple[Recipe, int], xs: list[float]) -> None:
+    """Whatever the loop body, rolled or not, the replay does eager's arithmetic in eager's order."""
+    recipe, repeats = step
+    w, b = Value(0.8, "w"), Value(-0.3, "b")
+
+    def f(s0: Value, s1: Value) -> Value:
+        for _ in range(repeats):
+            nodes = nodes_of(recipe, [s0, s1, w, b])
+            s0, s1 = nodes[-1], (sum(nodes[4:], nodes[0]) * 0.25).tanh()  # every node used: runs can roll
+        return s0 + s1
+
+    try:
+        c = autograd.compile(f, *xs)
+    except (ArithmeticError, ValueError) as error:  # tracing runs f eagerly: the same error as eager
+        with pytest.raises(type(error)):
+            f(*(Value(x) for x in xs))
+        return
+    for args in (xs, [x * 0.5 - 0.1 for x in xs]):
+        try:
+            f(*(Value(x) for x in args)).backward()
+        except (ArithmeticError, ValueError) as error:  # eager refuses: so must the replay, writing nothing
+            w.grad = b.grad = 0.0
+            with pytest.raises(type(error)):
+                c(*args)
+            assert w.grad == b.grad == 0.0
+            continue
+        _same_bits(c, f, args, [w, b])
