@@ -199,3 +199,13 @@ def test_backward_from_several_threads_at_once() -> None:
     for t in threads:
         t.join()
     assert len(results) == 80 and len(set(results)) == 1
+
+
+def test_a_gradient_that_overflows_inside_the_graph_names_that_node() -> None:
+    x = Value(1.0, "x")
+    u = x * 1e-300
+    u.label = "u"
+    out = (u * 1e200) * 1e200  # finite forward: 1e100; the gradient reaching u is 1e400
+    with pytest.raises(OverflowError, match=r"the gradient reaching the node 'u' .* is inf"):
+        out.backward()
+    assert x.grad == u.grad == out.grad == 0.0
