@@ -1,4 +1,4 @@
-"""Compiled replay: trace a function once, then rerun its chain rule as generated straight-line Python.
+"""Compiled replay: trace a function once, then rerun its chain rule as generated Python.
 
 `compile(f, *example_args)` calls `f` once on fresh leaf Values and records the graph it builds.
 From that graph it writes Python source: a forward pass (one line per node, plain float
@@ -9,6 +9,10 @@ compiled function runs that code on floats - no Value objects, no graph - and ad
 to `.grad` of every pre-existing Value `f` read (model parameters, read by reference, so optimizers
 work unchanged) and of every argument passed as a Value. `compiled.batch(rows)` runs it once per
 row of arguments and sums, reading and writing the parameters once.
+
+Long repeats of the same ops (a deep chain, one block applied to many inputs) are written once, as a
+forward loop and a backward loop, when the loops do exactly the arithmetic of the unrolled lines in
+the same order (see "loop rolling" below): long straight-line code runs slower per line in CPython.
 
 Errors: the generated code keeps eager mode's domain checks. Anything unusual on replay (a domain
 error, an inf or NaN, a changed branch) stops it before any gradient is written; `f` then runs
