@@ -475,11 +475,9 @@ def _count_uses(root: Value) -> tuple[list[Value], list[Value]]:
     inner: list[Value] = []
     leaves: list[Value] = []
     (leaves if root._a is None else inner).append(root)
-    stack = inner[:]  # only nodes with inputs are expanded
-    pop, push, inner_add, leaf_add = stack.pop, stack.append, inner.append, leaves.append
-    while stack:
-        node = pop()
-        a: Value = node._a  # type: ignore[assignment]  # on the stack, so it has inputs
+    inner_add, leaf_add = inner.append, leaves.append
+    for node in inner:  # `inner` grows as the walk finds nodes: each node with inputs is expanded once
+        a: Value = node._a  # type: ignore[assignment]  # in `inner`, so it has inputs
         if a._n:
             a._n += 1
         else:  # first visit
@@ -488,7 +486,6 @@ def _count_uses(root: Value) -> tuple[list[Value], list[Value]]:
                 leaf_add(a)
             else:
                 inner_add(a)
-                push(a)
         b = node._b
         if b is not None:
             if b._n:
@@ -499,7 +496,6 @@ def _count_uses(root: Value) -> tuple[list[Value], list[Value]]:
                     leaf_add(b)
                 else:
                     inner_add(b)
-                    push(b)
     return inner, leaves
 
 
@@ -520,10 +516,10 @@ def _sweep(root: Value, seed: Any, want: dict[Value, Any] | None, create_graph: 
             local1, local2, ninf, inf = _LOCAL1, _LOCAL2, _NINF, _INF  # locals: read once per node
             # Only nodes with inputs pass through `ready`: a leaf has no step to take, and its
             # gradient is complete when the sweep ends.
-            ready = inner[:1]
+            ready: list[Value] = []  # nodes released but not yet run, last released first
             pop, push = ready.pop, ready.append
-            while ready:
-                node = pop()
+            node: Value | None = inner[0] if inner else None
+            while node is not None:
                 g = node._g  # complete now: every node that uses this one is done
                 if not ninf < g < inf:  # a product overflowed somewhere upstream
                     raise _nonfinite_gradient(node, g)
@@ -551,16 +547,22 @@ def _sweep(root: Value, seed: Any, want: dict[Value, Any] | None, create_graph: 
                     b._g += g * dy
                 if anomaly:
                     _check_step(node, g)
+                # Release the inputs; the last one released runs next (the same order as pushing
+                # it and popping it straight back, without the list round trip).
+                following = None
                 if a._a is not None:
                     n = a._n - 1
                     a._n = n
                     if not n:
-                        push(a)
+                        following = a
                 if b is not None and b._a is not None:
                     n = b._n - 1
                     b._n = n
                     if not n:
-                        push(b)
+                        if following is not None:
+                            push(following)
+                        following = b
+                node = following if following is not None else (pop() if ready else None)
             for node in leaves:
                 g = node._g
                 if not ninf < g < inf:
