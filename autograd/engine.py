@@ -514,16 +514,15 @@ def _sweep(root: Value, seed: Any, want: dict[Value, Any] | None, create_graph: 
             m = ValueMath if create_graph else FloatMath
             anomaly = _detect_anomaly.get()
             local1, local2, ninf, inf = _LOCAL1, _LOCAL2, _NINF, _INF  # locals: read once per node
-            # Only nodes with inputs pass through `ready`: a leaf has no step to take, and its
-            # gradient is complete when the sweep ends.
-            ready: list[Value] = []  # nodes released but not yet run, last released first
+            # Only nodes with inputs take a step; a leaf's gradient is complete when the sweep ends.
+            ready: list[Value] = []  # released nodes waiting for their step, the last released on top
             pop, push = ready.pop, ready.append
-            node: Value | None = inner[0] if inner else None
+            node: Value | None = inner[0] if inner else None  # the root, unless it is a leaf
             while node is not None:
                 g = node._g  # complete now: every node that uses this one is done
                 if not ninf < g < inf:  # a product overflowed somewhere upstream
                     raise _nonfinite_gradient(node, g)
-                a: Value = node._a  # type: ignore[assignment]  # in `ready`, so it has inputs
+                a: Value = node._a  # type: ignore[assignment]  # only nodes with inputs take a step
                 b, op = node._b, node.op
                 # The chain rule: each input gains upstream x local. Local derivatives take the
                 # numbers, or with create_graph the nodes themselves (so they are differentiable).
