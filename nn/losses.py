@@ -17,6 +17,8 @@ from autograd import Value, trace_invariant
 
 
 def _seq(x: object, name: str, what: str) -> Sequence[Any]:
+    if type(x) is list or type(x) is tuple:  # the common case, without the slower ABC check below
+        return x
     if isinstance(x, Value):
         raise TypeError(f"{name}: {what} must be a list, got a single Value {x!r} (wrap it in a list)")
     if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
