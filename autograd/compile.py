@@ -637,8 +637,8 @@ def _periodic_run(
         if start < position < end or any(isinstance(s, int) and start <= s < t for s in (left, right)):
             return None
     for p in carried:  # the values the first repeat reads from before the loop
-        seed = start - period + p
-        if seed == plan.root or max(users.get(seed, [0])) >= end:
+        seed = start - period + p  # its gradient variable becomes the loop's carried gradient, so it must not
+        if seed == plan.root or seed in fixed or max(users.get(seed, [0])) >= end:  # be a fixed operand's too
             return None
     leaves = [p for p in range(period) if kinds[t + p] == EXT]
     for p in leaves:
@@ -1042,10 +1042,17 @@ def _need_repeats(plan: _Plan, run: _Run, need: dict[int, bool]) -> _Run | None:
     return _Run(start, period, count, run.carried, run.leaves, run.fixed, run.order)
 
 
-def _mentions(name: str, lines: list[str]) -> list[int]:
-    """Indices of the lines whose code (not comment) uses identifier `name`."""
-    pattern = re.compile(rf"\b{re.escape(name)}\b")
-    return [i for i, line in enumerate(lines) if pattern.search(line.split("#", 1)[0])]
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def _mentions(lines: list[str]) -> dict[str, list[int]]:
+    """Identifier -> indices of the lines whose code (not comment) uses it; one pass, so asking about
+    every name of a long loop body stays linear in its length."""
+    index: dict[str, list[int]] = {}
+    for i, line in enumerate(lines):
+        for name in dict.fromkeys(_IDENTIFIER.findall(line.split("#", 1)[0])):
+            index.setdefault(name, []).append(i)
+    return index
 
 
 def _rename(lines: list[str], renames: dict[str, str]) -> list[str]:
@@ -1115,21 +1122,23 @@ class _RolledLoop:
         # longer reads its own by then; else kept apart and moved at the end.
         prev_g = {p: grad[u - period + p] for p in self.has}
         renames = {names[u + p] + "_g": self.gname[p] for p in self.has}  # the body's own carried gradients
+        mentions = _mentions(lines)
         for p in self.has:
             own, fresh = names[u + p] + "_g", names[u - period + p] + "_g"
             if prev_g[p] != fresh or any(own == prev_g[q] for q in self.has if q != p):
                 continue
-            reads, writes = _mentions(own, lines), _mentions(fresh, lines)
+            reads, writes = mentions.get(own, []), mentions.get(fresh, [])
             if not reads or max(reads) <= min(writes):
                 renames[fresh] = self.gname[p]
         self.lines = _rename(lines, renames)
         self.moves = [(self.gname[p], renames.get(prev_g[p], prev_g[p])) for p in self.has]
         self.moves = [(a, b) for a, b in self.moves if a != b]
-        self.fixed = [f for f in fixed if _mentions(names[f] + "_g", self.lines)]
+        mentions = _mentions(self.lines)
+        self.fixed = [f for f in fixed if names[f] + "_g" in mentions]
         # The forward values the body reads: of its own repeat, and of the repeat before (carried ones).
         readable = [p for p in range(period) if u + p not in plan.const and plan.kinds[u + p] != CONST]
-        own_reads = [p for p in readable if _mentions(names[u + p], self.lines)]
-        self.carry = [p for p in run.carried if _mentions(names[u - period + p], self.lines)]
+        own_reads = [p for p in readable if names[u + p] in mentions]
+        self.carry = [p for p in run.carried if names[u - period + p] in mentions]
         self.keep = [p for p in own_reads if p not in self.carry]
         self.shift = [p for p in self.carry if p in own_reads]
         # Values that must stay in named variables (never written inline into a user).
@@ -1178,17 +1187,23 @@ class _RolledLoop:
         # A carried value is read in place when the repeat reads it before overwriting it; else it is copied.
         renames: dict[str, str] = {}
         shifts: list[tuple[str, str]] = []
+        mentions = _mentions(lines)
+        first_write: dict[str, int] = {}  # variable -> the first line that assigns it
+        for i, line in enumerate(lines):
+            first_write.setdefault(line.split(" = ", 1)[0], i)
         for p in run.carried:
             prev, own = names[t - period + p], names[t + p]
-            reads = _mentions(prev, lines)
-            writes = [i for i, line in enumerate(lines) if line.startswith(own + " = ")]
-            if writes and (not reads or max(reads) <= min(writes)):
+            reads = mentions.get(prev, [])
+            write = first_write.get(own)
+            if write is not None and (not reads or max(reads) <= write):
                 renames[prev] = own
             else:
                 shifts.append((prev, own))
         if checks:  # one sum per repeat, at its end: a value carried in place is by then the next repeat's
             self.checked = True
-            lines.append(f"_f{rid} += {' + '.join(dict.fromkeys(renames.get(c, c) for c in checks))}  # inf/NaN check")
+            terms = list(dict.fromkeys(renames.get(c, c) for c in checks))
+            for i in range(0, len(terms), 32):  # in pieces, as the straight-line check: no deep expression
+                lines.append(f"_f{rid} += {' + '.join(terms[i : i + 32])}  # inf/NaN check")
         lines = _rename(lines, renames)
         if shifts:
             lines.append(
@@ -1209,8 +1224,8 @@ class _RolledLoop:
             seeds = [plan.expr(run.start - period + p) for p in self.carry]
             out.append(f"_carried{rid} = [{_packed(seeds)}]  # the values before the first repeat")
             out.append(f"_carry{rid} = _carried{rid}.append")
-        if self.checked:  # plus the values before the first repeat that it checks as carried ones
-            seeds = [plan.expr(run.start - period + p) for p in run.carried if names[t - period + p] in checks]
+        if self.checked:  # plus every value carried into the first repeat: the sums above read their successors
+            seeds = [plan.expr(run.start - period + p) for p in run.carried]
             out.append(f"_f{rid} = {' + '.join(seeds) if seeds else '0.0'}")
         if run.leaves:
             xs = [f"_x{rid}_{p}" for p in run.leaves]
@@ -1242,8 +1257,9 @@ class _RolledLoop:
         peeled: list[str] = []
         for off in run.order:
             backward_node(t + off, grad, owned, peeled)
+        mentions = _mentions(peeled)
         for p in range(period):  # it may read the repeat before only where the loop keeps values
-            if p not in self.carry and u + p not in plan.const and _mentions(names[u + p], peeled):
+            if p not in self.carry and u + p not in plan.const and names[u + p] in mentions:
                 raise _RollMismatch(run)
         body.extend(peeled)
         for f in self.fixed:  # gradients the loop adds into: locals of their own from here on
@@ -1257,6 +1273,8 @@ class _RolledLoop:
             if (u + p in grad) != (p in self.has):
                 raise _RollMismatch(run)
             if p in self.has:
+                if run.start - period + p in grad:  # the seed has a gradient of its own already: not ours to replace
+                    raise _RollMismatch(run)
                 body.append(f"{self.gname[p]} = {grad[u + p]}  # carried gradient")
         for p in self.leaf_grads:
             body.append(f"_g{rid}_{p} = []  # gradients of the Values read per repeat, last repeat first")

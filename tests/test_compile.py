@@ -701,3 +701,64 @@ def test_random_periodic_graphs_match_eager_bitwise(step: tuple[Recipe, int], xs
             assert w.grad == b.grad == 0.0
             continue
         _same_bits(c, f, args, [w, b])
+
+
+def test_a_value_carried_into_a_run_that_each_repeat_also_reads() -> None:
+    def f(x: Value) -> Value:
+        s = x.sin()
+        y = s
+        for _ in range(70):
+            y = (y * s).tanh()  # s: carried into the first repeat and read by every repeat
+        return y
+
+    c = autograd.compile(f, 0.3)
+    _same_bits(c, f, [0.9], [])
+    _same_bits(c, f, [-0.4], [])
+
+
+def test_a_value_carried_into_a_run_with_another_user_backward_visits_first() -> None:
+    def f(x: Value) -> Value:
+        a = x.sin()
+        e = a * a  # made before the run, used after it: its gradient reaches `a` before the loop's does
+        z = x.tanh()
+        for _ in range(50):
+            a = a.sin()
+            z = (z * a).tanh()
+        return z + e
+
+    c = autograd.compile(f, 0.3)
+    _same_bits(c, f, [0.3], [])
+    _same_bits(c, f, [-1.1], [])
+
+
+def test_inf_carried_into_a_rolled_run_raises_the_eager_error() -> None:
+    def f(x: Value, w: Value) -> Value:
+        z = x * x  # inf for x = 1e200; inf ** -0.5 == 0.0 would hide it from everything after
+        for _ in range(70):
+            z = (z**w).sigmoid()
+        return z
+
+    c = autograd.compile(f, 0.3, -0.5)
+    assert _rolled(c.source)
+    with pytest.raises(OverflowError):
+        f(Value(1e200), Value(-0.5))
+    with pytest.raises(OverflowError):
+        c(1e200, -0.5)
+    x, w = Value(1e200), Value(-0.5)
+    with pytest.raises(OverflowError):
+        c(x, w)
+    assert x.grad == w.grad == 0.0
+
+
+def test_a_rolled_run_with_a_long_body_compiles() -> None:
+    w = Value(0.5, "w")
+
+    def f(x: Value) -> Value:
+        for _ in range(10):
+            for i in range(1600):  # a distinct constant per step: the period is the whole block of 3,200 ops
+                x = (x * (1.0 + i * 1e-7)) ** w
+        return x
+
+    c = autograd.compile(f, 0.3)  # its per-repeat inf/NaN check is written in pieces, not one deep expression
+    assert _rolled(c.source)
+    _same_bits(c, f, [0.3], [w])
