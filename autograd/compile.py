@@ -15,7 +15,8 @@ forward loop and a backward loop, when the loops do exactly the arithmetic of th
 the same order (see "loop rolling" below): long straight-line code runs slower per line in CPython.
 
 Errors: the generated code keeps eager mode's domain checks. Anything unusual on replay (a domain
-error, an inf or NaN, a changed branch) stops it before any gradient is written; `f` then runs
+error, an inf or NaN in a value or in a gradient it would write, a changed branch) stops it before any
+gradient is written; `f` then runs
 eagerly on the same inputs, so the error raised is eager mode's own.
 
 Tracing follows one path through Python control flow. While tracing, `.data` of every Value in play
@@ -992,6 +993,14 @@ def _generate_once(plan: _Plan, mask: tuple[bool, ...], finite_check: bool, batc
             continue
         backward_node(k, grad, owned, body)
         i += 1
+    written = [grad[k] for k, kind in enumerate(kinds) if k in grad and kind in (EXT, ARG)]
+    written += [f"sum({name})" for loop in loops for name in loop.gradient_lists()]
+    if written and finite_check and not batch:
+        body.append("# a gradient that overflowed: eager mode would have raised")
+        for start in range(0, len(written), 32):
+            body.append(f"_s {'=' if start == 0 else '+='} {' + '.join(written[start : start + 32])}")
+        body.append("if not -_inf < _s < _inf:")
+        body.append("    raise _NonFinite")
     if all(line.lstrip().startswith("#") for line in body):
         body.append("pass")
     if batch:
@@ -1304,6 +1313,10 @@ class _RolledLoop:
             grad[seed] = self.gname[p]
             owned.add(seed)
 
+    def gradient_lists(self) -> list[str]:
+        """The lists holding the gradients of the Values read once per repeat."""
+        return [f"_g{self.rid}_{p}" for p in self.leaf_grads]
+
     def tail(self) -> list[str]:
         out = []
         for p in self.leaf_grads:
@@ -1337,6 +1350,10 @@ def _assemble_batch(
     lines.append(f"            _total += _recover(_error, ({args},), {(False,) * len(params)!r})")
     lines.append("            continue")
     lines.append(f"        _total += {plan.expr(plan.root)}")
+    if used:  # a row's gradient overflowed, or the sum over rows did: write nothing, say so
+        lines.append(f"    _s = {' + '.join(grad[k] for k in used)}")
+        lines.append("    if not -_inf < _s < _inf:")
+        lines.append(f"        _batch_overflow(({', '.join(grad[k] for k in used)},))")
     for k in used:
         i = plan.ext_index[k]
         lines.append(f"    _e{i}.grad += {grad[k]}" if plan.ext_leaf[i] else f"    _e{i}.backward({grad[k]})")
@@ -1366,6 +1383,8 @@ _GENERIC_HELPERS = ("_F1", "_F2", "_L1", "_L2", "_FM")
 def _bind_helpers(source: str, plan: _Plan, mask: tuple[bool, ...]) -> str:
     """Name in make_replay's signature just the helpers the code can use (a shorter, clearer listing)."""
     wanted = {"_inf", "_NonFinite", "_RECOVERABLE"}
+    if "_batch_overflow(" in source:
+        wanted.add("_batch_overflow")
     if plan.guards:
         wanted.add("_GuardFailed")
     if any(mask):
@@ -1374,6 +1393,15 @@ def _bind_helpers(source: str, plan: _Plan, mask: tuple[bool, ...]) -> str:
         wanted.update(_OP_HELPERS.get(op, _GENERIC_HELPERS))
     names = [name for name in _HELPERS if name in wanted]
     return source.replace("HELPERS", ", ".join([*names, "_general", "_recover"]), 1)
+
+
+def _batch_overflow(grads: tuple[float, ...]) -> None:
+    """`.batch()`: the summed gradients are not finite; nothing has been written."""
+    raise OverflowError(
+        f"compiled batch: the gradients summed over the rows are not finite ({', '.join(map(repr, grads))}): "
+        "a row's gradient overflowed, or the sum over rows did; no gradient was written. "
+        "Call the compiled function row by row to find the row"
+    )
 
 
 def _accumulate(v: Value, g: float) -> None:
@@ -1401,6 +1429,7 @@ _HELPERS: dict[str, Any] = {
     "_L2": engine._LOCAL2,
     "_FM": engine.FloatMath,
     "_accumulate": _accumulate,
+    "_batch_overflow": _batch_overflow,
     "_NonFinite": _NonFinite,
     "_GuardFailed": _GuardFailed,
     "_RECOVERABLE": (_NonFinite, _GuardFailed, ArithmeticError, ValueError),

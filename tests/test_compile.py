@@ -762,3 +762,44 @@ def test_a_rolled_run_with_a_long_body_compiles() -> None:
     c = autograd.compile(f, 0.3)  # its per-repeat inf/NaN check is written in pieces, not one deep expression
     assert _rolled(c.source)
     _same_bits(c, f, [0.3], [w])
+
+
+@pytest.mark.parametrize("repeats", [100, 200])  # straight-line code, and a rolled loop
+def test_a_gradient_that_overflows_in_backward_raises_the_eager_error(repeats: int) -> None:
+    w = Value(1.0, "w")
+    factor = 10.0 ** (400 / repeats)
+
+    def f(x: Value) -> Value:
+        y = x * w
+        for _ in range(repeats):
+            y = y * factor  # x * 1e400: finite for x = 1e-310, but d y / d (x w) = 1e400 is not
+        return y
+
+    c = autograd.compile(f, 1e-310)
+    assert _rolled(c.source) is (repeats == 200)
+    with pytest.raises(OverflowError, match="gradient"):
+        f(Value(1e-310)).backward()
+    w.grad = 0.0
+    with pytest.raises(OverflowError, match="gradient"):
+        c(1e-310)
+    x = Value(1e-310)
+    with pytest.raises(OverflowError, match="gradient"):
+        c(x)
+    assert w.grad == x.grad == 0.0  # nothing written
+
+
+def test_batch_with_a_row_whose_gradient_overflows_writes_nothing() -> None:
+    w = Value(1.0, "w")
+
+    def f(x: Value) -> Value:
+        y = x * w
+        for _ in range(7):
+            y = y.sqrt()
+        return y
+
+    c = autograd.compile(f, 0.3)
+    with pytest.raises(OverflowError, match="not finite"):
+        c.batch([(0.3,), (5e-324,), (0.7,)])
+    assert w.grad == 0.0
+    c.batch([(0.3,), (0.7,)])
+    assert w.grad != 0.0
