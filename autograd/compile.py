@@ -15,9 +15,9 @@ forward loop and a backward loop, when the loops do exactly the arithmetic of th
 the same order (see "loop rolling" below): long straight-line code runs slower per line in CPython.
 
 Errors: the generated code keeps eager mode's domain checks. Anything unusual on replay (a domain
-error, an inf or NaN in a value or in a gradient it would write, a changed branch) stops it before any
-gradient is written; `f` then runs
-eagerly on the same inputs, so the error raised is eager mode's own.
+error, an inf or NaN in a value or in a gradient it would write, a changed branch) stops it before
+any gradient is written; `f` then runs eagerly on the same inputs, so the error raised is eager
+mode's own.
 
 Tracing follows one path through Python control flow. While tracing, `.data` of every Value in play
 is a float subclass that records each comparison on it as a *guard*; the generated code re-checks
