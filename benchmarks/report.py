@@ -24,7 +24,7 @@ class Target:
     kind: str
     threshold: float
     text: str
-    full_only: bool = False  # an absolute size-dependent goal: judged only on the full configuration
+    full_only: bool = False  # a size-dependent goal: judged only on the full configuration
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,11 @@ def rows(cfg: Config) -> list[Row]:
     """The table's rows, in order, for the sizes in `cfg`."""
     chain = f"Deep chain, {cfg.chain_ops:,} ops of x = tanh(x*w + b)"
     wide = f"Wide graph, {cfg.wide_chains:,} chains x {cfg.wide_ops:,} ops, joined by a sum"
-    fwd_t = (Target("eager", "ratio_max", 0.15, "eager <= 0.15x micrograd"),)
-    bwd_t = (Target("eager", "ratio_max", 0.7, "eager <= 0.7x micrograd"),)
-    plain_t = (Target("compiled", "abs_max", 4.0, "compiled <= 4x"),)
+    # The graph targets are set for the full sizes: smaller graphs change the ratios (micrograd's collector
+    # walks less of a small graph; short generated code runs faster), so a quick run judges nothing there.
+    fwd_t = (Target("eager", "ratio_max", 0.15, "eager <= 0.15x micrograd", full_only=True),)
+    bwd_t = (Target("eager", "ratio_max", 0.7, "eager <= 0.7x micrograd", full_only=True),)
+    plain_t = (Target("compiled", "abs_max", 4.0, "compiled <= 4x", full_only=True),)
     moons = f"Moons: MLP(2, [16, 16, 1]), hinge + 1e-4 L2, {cfg.moons_points} points, full batch"
     xor = "XOR: MLP(2, [4, 1]), squared error, 4 points, full batch"
     out: list[Row] = []

@@ -261,7 +261,7 @@ def _results(micro: float | None, eager: float, cfg: Any = TINY) -> Results:
 
 @pytest.mark.parametrize(("eager", "status"), [(10.0, "met"), (15.0, "met"), (15.1, "MISSED")])
 def test_ratio_targets_are_judged_against_micrograd(eager: float, status: str) -> None:
-    text = markdown_table(_results(100.0, eager))
+    text = markdown_table(_results(100.0, eager, PRESETS["full"]))
     line = next(r for r in text.splitlines() if r.startswith("| forward, ns/op"))
     assert line.endswith(f"| eager: {status} |")
     assert f"({eager / 100:.2f}x)" in line
@@ -276,12 +276,15 @@ def test_absolute_targets_wait_for_full_size() -> None:
         return next(r for r in text.splitlines() if r.startswith("| deepest chain"))
 
     assert pick(tiny).endswith("eager: n/a (not full size) |")
+    forward = next(r for r in tiny.splitlines() if r.startswith("| forward, ns/op"))
+    assert forward.endswith("eager: n/a (not full size) |")  # graph ratios too: set for the full sizes
     assert pick(full).endswith("eager: met |")
     assert pick(short).endswith("eager: MISSED |")
 
 
 def test_missing_micrograd_figure_gives_no_ratio() -> None:
-    line = next(r for r in markdown_table(_results(None, 10.0)).splitlines() if r.startswith("| forward, ns/op"))
+    table = markdown_table(_results(None, 10.0, PRESETS["full"]))
+    line = next(r for r in table.splitlines() if r.startswith("| forward, ns/op"))
     assert "x)" not in line.split("|")[2] and line.endswith("| eager: n/a |")
 
 
