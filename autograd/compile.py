@@ -94,7 +94,7 @@ def _tracing_here() -> bool:
 _invariant: contextvars.ContextVar[bool] = contextvars.ContextVar("trace_invariant", default=False)
 
 
-class trace_invariant:
+class trace_invariant(engine._Switch):
     """Context manager for code whose data-dependent choices cannot change f's result, such as the
     shift of a numerically stable softmax (`z - max(z)`): while tracing, its comparisons on `.data`
     record no guards and numbers it computes from `.data` are baked into the compiled code as
@@ -104,14 +104,7 @@ class trace_invariant:
             shift = -max(z.data for z in logits)  # arithmetic or float() inside gives a plain number
     """
 
-    def __init__(self) -> None:
-        self._tokens: list[contextvars.Token[bool]] = []
-
-    def __enter__(self) -> None:
-        self._tokens.append(_invariant.set(True))
-
-    def __exit__(self, *exc: object) -> None:
-        _invariant.reset(self._tokens.pop())
+    _var, _value = _invariant, True
 
 
 class _Tainted(float):

@@ -16,7 +16,6 @@ import numbers
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from types import TracebackType
 from typing import Any, SupportsFloat, TypeAlias, TypeGuard
 
 Number = int | float
@@ -665,19 +664,27 @@ def leaves(root: Value) -> list[Value]:
 
 
 # ---- no_grad --------------------------------------------------------------------------------------
-class no_grad:
-    """Context manager (and decorator): ops inside it record no graph. Per thread and per context."""
+class _Switch:
+    """A context manager that sets a context variable for the `with` block: per thread and per
+    context, and nestable (one token per open block). A subclass names the variable and the value."""
+
+    _var: contextvars.ContextVar[bool]
+    _value: bool
 
     def __init__(self) -> None:
         self._tokens: list[contextvars.Token[bool]] = []
 
     def __enter__(self) -> None:
-        self._tokens.append(_grad_enabled.set(False))
+        self._tokens.append(self._var.set(self._value))
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        _grad_enabled.reset(self._tokens.pop())
+    def __exit__(self, *exc: object) -> None:
+        self._var.reset(self._tokens.pop())
+
+
+class no_grad(_Switch):
+    """Context manager (and decorator): ops inside it record no graph. Per thread and per context."""
+
+    _var, _value = _grad_enabled, False
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -697,27 +704,16 @@ def is_grad_enabled() -> bool:
 _detect_anomaly: contextvars.ContextVar[bool] = contextvars.ContextVar("detect_anomaly", default=False)
 
 
-class detect_anomaly:
+class detect_anomaly(_Switch):
     """Context manager: backward checks every step and fails at the op that makes a nan or inf."""
 
-    def __init__(self) -> None:
-        self._tokens: list[contextvars.Token[bool]] = []
-
-    def __enter__(self) -> None:
-        self._tokens.append(_detect_anomaly.set(True))
-
-    def __exit__(self, *exc: object) -> None:
-        _detect_anomaly.reset(self._tokens.pop())
+    _var, _value = _detect_anomaly, True
 
 
-class _enable_grad:
+class _enable_grad(_Switch):
     """Record graphs even inside no_grad (used while building differentiable gradients)."""
 
-    def __enter__(self) -> None:
-        self._token = _grad_enabled.set(True)
-
-    def __exit__(self, *exc: object) -> None:
-        _grad_enabled.reset(self._token)
+    _var, _value = _grad_enabled, True
 
 
 def _as_values(xs: Iterable[Any], where: str) -> Iterator[Value]:
