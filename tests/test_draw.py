@@ -15,6 +15,7 @@ from requires import needs_dot
 
 import autograd
 from autograd import GraphvizNotFoundError, Value, draw, save_svg, to_svg, topological_order
+from demos.textbook import textbook_graph as textbook
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 # Every element dot writes for our drawings; anything else in the SVG would have come from a label.
@@ -41,18 +42,6 @@ HOSTILE = [
     "x -> y; }",
     "label=<b>",
 ]
-
-
-def textbook() -> dict[str, Value]:
-    """Lecture 000: L = c(a + 2b), a = 3, b = 1, c = -2, with d = 2b and e = a + d."""
-    a, b, c = Value(3.0, label="a"), Value(1.0, label="b"), Value(-2.0, label="c")
-    d = 2 * b
-    d.label = "d"
-    e = a + d
-    e.label = "e"
-    L = c * e
-    L.label = "L"
-    return {"a": a, "b": b, "c": c, "d": d, "e": e, "L": L}
 
 
 def svg_texts(svg: str) -> list[str]:

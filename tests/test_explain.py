@@ -23,20 +23,7 @@ from autograd import (
     save_backprop_html,
     topological_order,
 )
-
-
-def textbook() -> dict[str, Value]:
-    """Lecture 000: L = c(a + 2b), a = 3, b = 1, c = -2, with d = 2b and e = a + d."""
-    a, b, c = Value(3.0, label="a"), Value(1.0, label="b"), Value(-2.0, label="c")
-    two = Value(2.0, label="2")
-    d = two * b
-    d.label = "d"
-    e = a + d
-    e.label = "e"
-    L = c * e
-    L.label = "L"
-    return {"a": a, "b": b, "c": c, "2": two, "d": d, "e": e, "L": L}
-
+from demos.textbook import textbook_graph as textbook
 
 # Figure 7.13 worked backward from L: dL/dc = e = 5 and dL/de = c = -2; e = a + d passes -2 on to
 # a and d unchanged; d = 2b passes -2 * b = -2 to the constant and -2 * 2 = -4 to b. Backward
