@@ -779,6 +779,20 @@ def _local(plan: _Plan, k: int, which: int) -> str | None:
     return f"_L1[{op!r}]({x}, {o}, {'None' if arg is None else _lit(arg)}, _FM)"
 
 
+def _sum_lines(var: str, terms: list[str], first: bool = True) -> list[str]:
+    """Lines adding `terms` into `var` (the first line assigns it when `first`), 32 terms a line: one long
+    `+` chain nests too deep for CPython's compiler."""
+    return [
+        f"{var} {'=' if first and i == 0 else '+='} {' + '.join(terms[i : i + 32])}" for i in range(0, len(terms), 32)
+    ]
+
+
+def _finite_check(terms: list[str], comment: str) -> list[str]:
+    """Lines that raise _NonFinite when the sum of `terms` is inf or NaN (so is one of them, or the sum overflowed:
+    a false alarm the slow path sorts out)."""
+    return [f"# {comment}", *_sum_lines("_s", terms), "if not -_inf < _s < _inf:", "    raise _NonFinite"]
+
+
 def _contribution(g: str, local: str) -> str:
     if g == "1.0":
         return local
@@ -959,12 +973,7 @@ def _generate_once(plan: _Plan, mask: tuple[bool, ...], finite_check: bool, batc
         checks.append(plan.expr(root))
     checks = list(dict.fromkeys(checks))  # each value once, in order
     if checks and finite_check:
-        body.append("# inf or NaN anywhere reaches one of these: eager mode would have raised")
-        for start in range(0, len(checks), 32):
-            chunk = " + ".join(checks[start : start + 32])
-            body.append(f"_s {'=' if start == 0 else '+='} {chunk}")
-        body.append("if not -_inf < _s < _inf:")
-        body.append("    raise _NonFinite")
+        body.extend(_finite_check(checks, "inf or NaN anywhere reaches one of these: eager mode would have raised"))
     body.append("# ---- backward: upstream gradient x local derivative, added into each input ----")
     grad: dict[int, str] = {}  # node -> its gradient so far: a local we own, or an alias of a finished one
     owned: set[int] = set()
@@ -989,11 +998,7 @@ def _generate_once(plan: _Plan, mask: tuple[bool, ...], finite_check: bool, batc
     written = [grad[k] for k, kind in enumerate(kinds) if k in grad and kind in (EXT, ARG)]
     written += [f"sum({name})" for loop in loops for name in loop.gradient_lists()]
     if written and finite_check and not batch:
-        body.append("# a gradient that overflowed: eager mode would have raised")
-        for start in range(0, len(written), 32):
-            body.append(f"_s {'=' if start == 0 else '+='} {' + '.join(written[start : start + 32])}")
-        body.append("if not -_inf < _s < _inf:")
-        body.append("    raise _NonFinite")
+        body.extend(_finite_check(written, "a gradient that overflowed: eager mode would have raised"))
     if all(line.lstrip().startswith("#") for line in body):
         body.append("pass")
     if batch:
@@ -1203,9 +1208,8 @@ class _RolledLoop:
                 shifts.append((prev, own))
         if checks:  # one sum per repeat, at its end: a value carried in place is by then the next repeat's
             self.checked = True
-            terms = list(dict.fromkeys(renames.get(c, c) for c in checks))
-            for i in range(0, len(terms), 32):  # in pieces, as the straight-line check: no deep expression
-                lines.append(f"_f{rid} += {' + '.join(terms[i : i + 32])}  # inf/NaN check")
+            lines.append("# inf/NaN check")
+            lines.extend(_sum_lines(f"_f{rid}", list(dict.fromkeys(renames.get(c, c) for c in checks)), first=False))
         lines = _rename(lines, renames)
         if shifts:
             lines.append(
@@ -1344,7 +1348,7 @@ def _assemble_batch(
     lines.append("            continue")
     lines.append(f"        _total += {plan.expr(plan.root)}")
     if used:  # a row's gradient overflowed, or the sum over rows did: write nothing, say so
-        lines.append(f"    _s = {' + '.join(grad[k] for k in used)}")
+        lines.extend("    " + line for line in _sum_lines("_s", [grad[k] for k in used]))
         lines.append("    if not -_inf < _s < _inf:")
         lines.append(f"        _batch_overflow(({', '.join(grad[k] for k in used)},))")
     for k in used:
