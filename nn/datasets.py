@@ -68,6 +68,14 @@ def _shuffled(rng: random.Random, X: Points, y: Labels) -> tuple[Points, Labels]
     return [X[i] for i in order], [y[i] for i in order]
 
 
+def _two_classes(rng: random.Random, first: Points, second: Points, noise: float) -> tuple[Points, Labels]:
+    """Label `first` 0 and `second` 1, shuffle, then add Gaussian noise (std `noise`) to every coordinate."""
+    X, y = _shuffled(rng, first + second, [0] * len(first) + [1] * len(second))
+    if noise:
+        X = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in X]
+    return X, y
+
+
 # ---- generators -----------------------------------------------------------------------------------
 def xor() -> tuple[Points, Labels]:
     """The four XOR points: label 1 exactly when one input is 1."""
@@ -85,13 +93,9 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[Points, Labe
     rng = random.Random(_check_seed("moons", seed))
     n_out = n // 2
     n_in = n - n_out
-    X = [[math.cos(t), math.sin(t)] for t in _linspace(0.0, math.pi, n_out)]
-    X += [[1.0 - math.cos(t), 0.5 - math.sin(t)] for t in _linspace(0.0, math.pi, n_in)]
-    y = [0] * n_out + [1] * n_in
-    X, y = _shuffled(rng, X, y)
-    if noise:
-        X = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in X]
-    return X, y
+    upper = [[math.cos(t), math.sin(t)] for t in _linspace(0.0, math.pi, n_out)]
+    lower = [[1.0 - math.cos(t), 0.5 - math.sin(t)] for t in _linspace(0.0, math.pi, n_in)]
+    return _two_classes(rng, upper, lower, noise)
 
 
 def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int = 0) -> tuple[Points, Labels]:
@@ -109,13 +113,9 @@ def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int = 
     n_out = n // 2
     n_in = n - n_out
     two_pi = 2.0 * math.pi
-    X = [[math.cos(t), math.sin(t)] for t in _linspace(0.0, two_pi, n_out, endpoint=False)]
-    X += [[factor * math.cos(t), factor * math.sin(t)] for t in _linspace(0.0, two_pi, n_in, endpoint=False)]
-    y = [0] * n_out + [1] * n_in
-    X, y = _shuffled(rng, X, y)
-    if noise:
-        X = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in X]
-    return X, y
+    outer = [[math.cos(t), math.sin(t)] for t in _linspace(0.0, two_pi, n_out, endpoint=False)]
+    inner = [[factor * math.cos(t), factor * math.sin(t)] for t in _linspace(0.0, two_pi, n_in, endpoint=False)]
+    return _two_classes(rng, outer, inner, noise)
 
 
 def blobs(n: int = 100, centers: int = 3, std: float = 1.0, seed: int = 0) -> tuple[Points, Labels]:
