@@ -568,20 +568,21 @@ def _sweep(root: Value, seed: Any, want: dict[Value, Any] | None, create_graph: 
         except BaseException:
             _reset_scratch(root)
             raise
-        if want is not None:
+        # Hand the gradients out and clear the scratch slots (a leaf's count is never run down to 0).
+        if want is None:
+            for node in inner:
+                node.grad += node._g
+                node._g = 0.0
+            for node in leaves:
+                node.grad += node._g
+                node._g, node._n = 0.0, 0
+        else:
             for node in want:
                 want[node] = node._g
             for node in inner:
                 node._g = 0.0
-        else:
-            for node in inner:
-                node.grad += node._g
-                node._g = 0.0
-        for node in leaves:
-            if want is None:
-                node.grad += node._g
-            node._g = 0.0
-            node._n = 0
+            for node in leaves:
+                node._g, node._n = 0.0, 0
 
 
 def _name(node: Value) -> str:
