@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-from .calculus import GradcheckError, grad, gradcheck, value_and_grad
-from .compile import CompileBranchError, Compiled, CompileError, compile, trace_invariant
-from .draw import GraphvizNotFoundError, draw, save_svg, to_svg
-from .engine import (
-    OPS,
-    Value,
-    detect_anomaly,
+from .value import Value  # first: the op table and the sweep import it, and it imports them last
+
+# isort: split
+from .backward import (
+    DerivativeError,
+    backward_reference,
     gradients,
-    is_grad_enabled,
     leaves,
     local_derivatives,
-    no_grad,
     topological_order,
     zero_grad,
 )
+from .calculus import GradcheckError, check_op, grad, gradcheck, value_and_grad
+from .compiler import CompileBranchError, Compiled, CompileError, compile, trace_invariant
+from .draw import GraphvizNotFoundError, draw, save_svg, to_svg
 from .explain import BackpropFrame, BackwardStep, backprop_frames, explain, explain_steps, save_backprop_html
+from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .ops import OPS, FloatMath, Op, ValueMath, defop
 
 __all__ = [
     "OPS",
+    "DerivativeError",
+    "FloatMath",
+    "Op",
+    "ValueMath",
+    "backward_reference",
+    "check_op",
+    "defop",
+    "enable_grad",
     "BackpropFrame",
     "BackwardStep",
     "CompileBranchError",

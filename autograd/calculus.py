@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .engine import Value, _to_float, gradients, no_grad
+from ._defcheck import sample_points
+from .backward import gradients
+from .modes import enable_grad, no_grad
+from .ops import OPS, FloatMath, Op, ValueMath
+from .value import Value, _is_real, _to_float
 
 Argnums = int | Sequence[int]
 
@@ -109,3 +114,115 @@ def gradcheck(
     if mismatches:
         raise GradcheckError("gradcheck: gradients differ from central differences\n" + "\n".join(mismatches))
     return True
+
+
+def check_op(op: Op | str, points: Sequence[Sequence[float]] | None = None, *, samples: int = 8, seed: int = 0) -> str:
+    """Blame check for one op's rules: its derivative against central differences of its forward,
+    and its second derivative (the derivative rule differentiated through `m`) against central
+    differences of the derivative, at `points` (tuples of operands) or at `samples` points drawn
+    from the op's domain.
+
+    Passes when |rule - differences| <= 1e-7 * scale + 1e-5 |differences| for the first derivative
+    and 1e-5 * scale + 1e-4 |differences| for the second (scale = max(1, |value|)): a rule 1% off
+    fails at any point where the derivative is not near 0. Raises `GradcheckError` naming the op,
+    the point, the expected and the got; returns a one-line report when every point passes.
+    """
+    rule = _op_named(op)
+    where = f"check_op {rule.name!r}"
+    # A bad count or an empty list of points would otherwise end as "the op failed at every point".
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"{where}: samples must be a positive int, got {samples!r}")
+    if points is None:
+        rng = random.Random(seed)
+        candidates = list(sample_points(rule, samples * 4, rng))
+    elif isinstance(points, (str, bytes)) or not isinstance(points, Sequence) or not points:
+        raise TypeError(f"{where}: points must be a non-empty list of points (tuples of operands), got {points!r}")
+    else:
+        candidates = [(_point(rule, p, where), dict(rule.bind({}) or {})) for p in points]
+    checked, worst = 0, 0.0
+    for point, params in candidates:
+        if checked == (samples if points is None else len(candidates)):
+            break
+        try:
+            out = rule.forward(*point, **params)
+            firsts = rule.local(point, out, params, FloatMath)
+        except (ArithmeticError, ValueError) as error:
+            if points is not None:  # a point the caller chose: say which, and of which op
+                raise ValueError(f"{where}: the op is not defined at {_at(rule, point, params)}: {error}") from error
+            continue  # outside the domain the op is defined on: draw another point
+        worst = max(worst, _check_first(rule, point, params, firsts, where))
+        worst = max(worst, _check_second(rule, point, params, where))
+        checked += 1
+    if not checked:
+        raise ValueError(f"{where}: the op failed at every sampled point; give points=[...] where it is defined")
+    return (
+        f"{where}: first and second derivatives match central differences at {checked} points (max error {worst:.1e})"
+    )
+
+
+def _op_named(op: Op | str) -> Op:
+    if isinstance(op, Op):
+        return op
+    if isinstance(op, str) and op in OPS:
+        return OPS[op]
+    raise TypeError(f"check_op: op must be an Op or the name of a registered op, got {type(op).__name__} {op!r}")
+
+
+def _point(rule: Op, p: Any, where: str) -> tuple[float, ...]:
+    values = (p,) if _is_real(p) else tuple(p)
+    if len(values) != rule.arity:
+        raise ValueError(f"{where}: a point needs {rule.arity} operand(s), got {p!r}")
+    return tuple(_to_float(x, where) for x in values)
+
+
+def _shifted(point: tuple[float, ...], j: int, h: float) -> tuple[float, ...]:
+    return tuple(x + h if i == j else x for i, x in enumerate(point))
+
+
+def _compare(where: str, what: str, got: float, expected: float, atol: float, rtol: float) -> float:
+    error = abs(got - expected)
+    if not error <= atol + rtol * abs(expected):
+        raise GradcheckError(f"{where}: {what}: the rule gives {got!r}, central differences give {expected!r}")
+    return error / max(1.0, abs(expected))
+
+
+def _check_first(
+    rule: Op, point: tuple[float, ...], params: dict[str, float], firsts: tuple[Any, ...], where: str
+) -> float:
+    worst = 0.0
+    for j, name in enumerate(rule.operands):
+        h = 1e-6 * max(1.0, abs(point[j]))
+        up, down = rule.forward(*_shifted(point, j, h), **params), rule.forward(*_shifted(point, j, -h), **params)
+        numeric = (up - down) / (2.0 * h)
+        scale = max(1.0, abs(rule.forward(*point, **params)))
+        what = f"d out/d {name} at {_at(rule, point, params)}"
+        worst = max(worst, _compare(where, what, float(firsts[j]), numeric, 1e-7 * scale, 1e-5))
+    return worst
+
+
+def _check_second(rule: Op, point: tuple[float, ...], params: dict[str, float], where: str) -> float:
+    """d/d x_k of each local derivative: the rule run on Values (through m) against differences."""
+    xs = [Value(x) for x in point]
+    with enable_grad():  # the rule's graph is needed even when check_op runs inside no_grad()
+        out = rule(*xs, **params)
+        firsts = rule.local(tuple(xs), out, params, ValueMath)
+
+    def first_at(q: tuple[float, ...]) -> tuple[Any, ...]:
+        return rule.local(q, rule.forward(*q, **params), params, FloatMath)
+
+    worst = 0.0
+    for j, dj in enumerate(firsts):
+        seconds = gradients(dj, xs) if isinstance(dj, Value) else [0.0] * rule.arity
+        for k, name in enumerate(rule.operands):
+            h = 1e-5 * max(1.0, abs(point[k]))
+            up, down = first_at(_shifted(point, k, h))[j], first_at(_shifted(point, k, -h))[j]
+            numeric = (float(up) - float(down)) / (2.0 * h)
+            scale = max(1.0, abs(float(firsts[j])))
+            what = f"d2 out/d {rule.operands[j]} d {name} at {_at(rule, point, params)}"
+            worst = max(worst, _compare(where, what, seconds[k], numeric, 1e-5 * scale, 1e-4))
+    return worst
+
+
+def _at(rule: Op, point: tuple[float, ...], params: dict[str, float]) -> str:
+    parts = [f"{n} = {x!r}" for n, x in zip(rule.operands, point, strict=True)]
+    return ", ".join(parts + [f"{p} = {v!r}" for p, v in params.items()])

@@ -18,8 +18,9 @@ from typing import Union
 
 import graphviz  # type: ignore[import-untyped]
 
-from .engine import Value, local_derivatives, topological_order
+from .backward import local_derivatives, topological_order
 from .files import atomic_write_text
+from .value import Value
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -96,13 +97,15 @@ def node_names(order: Sequence[Value]) -> list[str]:
 
 
 def op_text(node: Value) -> str:
-    """The op as drawn: `+`, `*`, `tanh`, `**2` (constant exponent), `leaky_relu(0.01)`."""
-    arg = node.arg
-    if arg is None:
+    """The op as drawn: `+`, `*`, `tanh`, `**2` (constant exponent), `leaky_relu(0.01)`, `f(k=2, c=0.5)`."""
+    params = node.params
+    if not params:
         return node.op
     if node.op == "**":
-        return f"**{short(arg)}"
-    return f"{node.op}({short(arg)})"
+        return f"**{short(params['n'])}"
+    if len(params) == 1:
+        return f"{node.op}({short(next(iter(params.values())))})"
+    return f"{node.op}({', '.join(f'{name}={short(x)}' for name, x in params.items())})"
 
 
 # ---- checks ----------------------------------------------------------------------------------

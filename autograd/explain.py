@@ -15,6 +15,7 @@ from typing import Any
 
 import graphviz  # type: ignore[import-untyped]
 
+from .backward import local_derivatives, topological_order
 from .draw import (
     RANKDIRS,
     PathLike,
@@ -26,8 +27,8 @@ from .draw import (
     node_names,
     render_svg,
 )
-from .engine import Value, local_derivatives, topological_order
 from .files import atomic_write_text
+from .value import Value
 
 # Frames redraw the whole graph once per step (about two steps per node), so they get a much
 # smaller default limit than `draw`: 50 nodes already make a page of ~100 drawings.

@@ -13,7 +13,7 @@ import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from autograd import Value, trace_invariant
+from autograd import Value, no_grad
 
 
 def _seq(x: object, name: str, what: str) -> Sequence[Any]:
@@ -127,13 +127,19 @@ def hinge_loss(scores: Sequence[Any], labels: Sequence[Any]) -> Value:
 
 
 def _shifted(logits: object, name: str) -> list[Value]:
-    """logits - max(logits), with the max taken as a constant: exp never overflows and nothing changes
-    mathematically, since softmax is invariant to shifting every logit by the same amount."""
+    """logits - max(logits), with the max held constant: exp never overflows and nothing changes
+    mathematically, since softmax is invariant to shifting every logit by the same amount.
+
+    The max is computed with ops under no_grad() (max(m, z) = m + relu(z - m)), not read from `.data`:
+    a compiled replay recomputes it from the new logits, with no gradient through it."""
     zs = [_value(z, name, "logits", i) for i, z in enumerate(_seq(logits, name, "logits"))]
     if not zs:
         raise ValueError(f"{name}: logits are empty")
-    with trace_invariant():  # any shift gives the same result, so a compiled replay need not guard it
-        neg_m = -max(z.data for z in zs)
+    with no_grad():
+        m = zs[0]
+        for z in zs[1:]:
+            m = m + (z - m).relu()
+        neg_m = -m
     return [z + neg_m for z in zs]
 
 

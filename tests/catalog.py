@@ -26,7 +26,7 @@ WIDE = st.floats(-30.0, 30.0)  # for saturating ops: exercises their stable bran
 @dataclass(frozen=True)
 class OpCase:
     name: str  # the Value method (or operator dunder) this row covers
-    primitive: str | None  # the engine table row it exercises ("unary:exp", "binary:*"), None if derived
+    primitive: str | None  # the engine table row it exercises ("exp", "*"), None if derived
     fn: Callable[..., Value]  # how a user calls it on Values
     ref: Callable[..., float]  # the same function on floats, written independently of the engine
     domain: tuple[st.SearchStrategy[float], ...]
@@ -53,24 +53,24 @@ def _tf() -> Any:
 
 CATALOG: list[OpCase] = [
     # primitives
-    OpCase("__add__", "binary:+", lambda x, y: x + y, lambda x, y: x + y, (ANY, ANY), lambda x, y: x + y),
-    OpCase("__mul__", "binary:*", lambda x, y: x * y, lambda x, y: x * y, (ANY, ANY), lambda x, y: x * y),
-    OpCase("__pow__", "binary:**", lambda x, y: x**y, lambda x, y: x**y, (POSITIVE, ANY), lambda x, y: x**y),
-    OpCase("__pow__(number)", "unary:**", lambda x: x**2.5, lambda x: x**2.5, (POSITIVE,), lambda x: x**2.5),
-    OpCase("__pow__(int)", "unary:**", lambda x: x**3, lambda x: x**3, (ANY,), lambda x: x**3),
-    OpCase("__pow__(-1)", "unary:**", lambda x: x**-1, lambda x: 1.0 / x, (NONZERO,), lambda x: x**-1),
-    OpCase("abs", "unary:abs", lambda x: x.abs(), abs, (AWAY_FROM_KINK,), lambda x: x.abs()),
-    OpCase("exp", "unary:exp", lambda x: x.exp(), math.exp, (ANY,), lambda x: x.exp()),
-    OpCase("log", "unary:log", lambda x: x.log(), math.log, (POSITIVE,), lambda x: x.log()),
-    OpCase("sqrt", "unary:sqrt", lambda x: x.sqrt(), math.sqrt, (POSITIVE,), lambda x: x.sqrt()),
-    OpCase("sin", "unary:sin", lambda x: x.sin(), math.sin, (ANY,), lambda x: x.sin()),
-    OpCase("cos", "unary:cos", lambda x: x.cos(), math.cos, (ANY,), lambda x: x.cos()),
-    OpCase("tanh", "unary:tanh", lambda x: x.tanh(), math.tanh, (WIDE,), lambda x: x.tanh()),
-    OpCase("sigmoid", "unary:sigmoid", lambda x: x.sigmoid(), _sigmoid, (WIDE,), lambda x: x.sigmoid()),
-    OpCase("relu", "unary:relu", lambda x: x.relu(), lambda x: max(x, 0.0), (AWAY_FROM_KINK,), lambda x: x.relu()),
+    OpCase("__add__", "+", lambda x, y: x + y, lambda x, y: x + y, (ANY, ANY), lambda x, y: x + y),
+    OpCase("__mul__", "*", lambda x, y: x * y, lambda x, y: x * y, (ANY, ANY), lambda x, y: x * y),
+    OpCase("__pow__", "pow", lambda x, y: x**y, lambda x, y: x**y, (POSITIVE, ANY), lambda x, y: x**y),
+    OpCase("__pow__(number)", "**", lambda x: x**2.5, lambda x: x**2.5, (POSITIVE,), lambda x: x**2.5),
+    OpCase("__pow__(int)", "**", lambda x: x**3, lambda x: x**3, (ANY,), lambda x: x**3),
+    OpCase("__pow__(-1)", "**", lambda x: x**-1, lambda x: 1.0 / x, (NONZERO,), lambda x: x**-1),
+    OpCase("abs", "abs", lambda x: x.abs(), abs, (AWAY_FROM_KINK,), lambda x: x.abs()),
+    OpCase("exp", "exp", lambda x: x.exp(), math.exp, (ANY,), lambda x: x.exp()),
+    OpCase("log", "log", lambda x: x.log(), math.log, (POSITIVE,), lambda x: x.log()),
+    OpCase("sqrt", "sqrt", lambda x: x.sqrt(), math.sqrt, (POSITIVE,), lambda x: x.sqrt()),
+    OpCase("sin", "sin", lambda x: x.sin(), math.sin, (ANY,), lambda x: x.sin()),
+    OpCase("cos", "cos", lambda x: x.cos(), math.cos, (ANY,), lambda x: x.cos()),
+    OpCase("tanh", "tanh", lambda x: x.tanh(), math.tanh, (WIDE,), lambda x: x.tanh()),
+    OpCase("sigmoid", "sigmoid", lambda x: x.sigmoid(), _sigmoid, (WIDE,), lambda x: x.sigmoid()),
+    OpCase("relu", "relu", lambda x: x.relu(), lambda x: max(x, 0.0), (AWAY_FROM_KINK,), lambda x: x.relu()),
     OpCase(
         "leaky_relu",
-        "unary:leaky_relu",
+        "leaky_relu",
         lambda x: x.leaky_relu(0.1),
         lambda x: x if x > 0 else 0.1 * x,
         (AWAY_FROM_KINK,),
@@ -78,7 +78,7 @@ CATALOG: list[OpCase] = [
     ),
     OpCase(
         "elu",
-        "unary:elu",
+        "elu",
         lambda x: x.elu(1.5),
         lambda x: x if x > 0 else 1.5 * (math.exp(x) - 1.0),
         (AWAY_FROM_KINK,),
@@ -86,14 +86,14 @@ CATALOG: list[OpCase] = [
     ),
     OpCase(
         "gelu",
-        "unary:gelu",
+        "gelu",
         lambda x: x.gelu(),
         lambda x: x * 0.5 * (1.0 + math.erf(x / math.sqrt(2.0))),
         (ANY,),
         lambda x: _tf().nn.functional.gelu(x),
     ),
-    OpCase("softplus", "unary:softplus", lambda x: x.softplus(), _softplus, (WIDE,), lambda x: _tf().log1p(x.exp())),
-    OpCase("erf", "unary:erf", lambda x: x.erf(), math.erf, (ANY,), lambda x: _tf().erf(x)),
+    OpCase("softplus", "softplus", lambda x: x.softplus(), _softplus, (WIDE,), lambda x: _tf().log1p(x.exp())),
+    OpCase("erf", "erf", lambda x: x.erf(), math.erf, (ANY,), lambda x: _tf().erf(x)),
     # derived ops: one line each in the engine, tested the same way
     OpCase("__neg__", None, lambda x: -x, lambda x: -x, (ANY,), lambda x: -x),
     OpCase("__sub__", None, lambda x, y: x - y, lambda x, y: x - y, (ANY, ANY), lambda x, y: x - y),
@@ -109,4 +109,4 @@ CATALOG: list[OpCase] = [
 BY_NAME = {case.name.split("(")[0]: case for case in CATALOG}
 
 # Value methods that are not ops (so the meta-test knows they need no row).
-NOT_OPS = {"backward", "zero_grad", "detach", "is_leaf", "inputs", "arg"}
+NOT_OPS = {"backward", "zero_grad", "detach", "is_leaf", "inputs", "arg", "params", "op", "data"}

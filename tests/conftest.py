@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from hypothesis import HealthCheck, settings
+
+from autograd import ops
 
 settings.register_profile(
     "chainrule",
@@ -19,8 +24,6 @@ def pytest_configure(config: object) -> None:
     import os
     import shutil
 
-    import pytest
-
     if os.environ.get("CHAINRULE_REQUIRE_TORCH"):
         try:
             import torch  # noqa: F401
@@ -28,3 +31,14 @@ def pytest_configure(config: object) -> None:
             pytest.exit("CHAINRULE_REQUIRE_TORCH is set but torch is not importable", returncode=3)
     if os.environ.get("CHAINRULE_REQUIRE_DOT") and shutil.which("dot") is None:
         pytest.exit("CHAINRULE_REQUIRE_DOT is set but Graphviz's `dot` is not on PATH", returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def _restore_the_op_table() -> Iterator[None]:
+    """Every test sees the op table it started with: the ops a test defines are removed after it,
+    so tests that list `OPS` see only theirs. There is no public way to unregister an op (a name is
+    defined once per process), so the table itself is restored."""
+    before = dict(ops._OPS)
+    yield
+    ops._OPS.clear()
+    ops._OPS.update(before)

@@ -52,7 +52,7 @@ def test_moons_reaches_100_percent_within_50_steps() -> None:
 
 
 def test_moons_compiled_makes_the_same_updates_as_eager() -> None:
-    pytest.importorskip("autograd.compile", reason="autograd.compile is not available")
+    pytest.importorskip("autograd.compiler", reason="autograd.compile is not available")
     X, y = datasets.moons(n=12, noise=0.1, seed=2)
     eager = nn.MLP(2, [4, 4, 1], activation="relu", seed=2)
     compiled = nn.MLP(2, [4, 4, 1], activation="relu", seed=2)
@@ -65,7 +65,7 @@ def test_moons_compiled_makes_the_same_updates_as_eager() -> None:
 
 def test_digits_compiled_makes_the_same_updates_as_eager() -> None:
     pytest.importorskip("sklearn", reason=SKLEARN)
-    pytest.importorskip("autograd.compile", reason="autograd.compile is not available")
+    pytest.importorskip("autograd.compiler", reason="autograd.compile is not available")
     X, y, _, _ = datasets.digits(seed=0)
     X, y = X[:20], y[:20]
     eager = nn.MLP(64, [3, 10], activation="relu", init="he", seed=1)
@@ -110,7 +110,7 @@ def test_demo_runs_end_to_end_without_plots(
 
 
 def test_moons_compiled_reaches_100_percent_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("autograd.compile", reason="autograd.compile is not available")
+    pytest.importorskip("autograd.compiler", reason="autograd.compile is not available")
     metrics, printed = _run(moons, ["--compiled", "--no-plot", "--quiet", "--out", str(tmp_path)], capsys)
     assert metrics["train_accuracy"] == 1.0
     _check_outputs(tmp_path, metrics, printed)

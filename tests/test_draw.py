@@ -169,7 +169,7 @@ def test_ops_with_a_constant_show_it() -> None:
     assert "label=<**-1>" in source  # x / y is x * y ** -1
     assert "label=<leaky_relu(0.2)>" in source
     assert "label=<elu(1.5)>" in source
-    assert "label=<**>" in source  # a Value exponent: a binary op with two edges
+    assert "label=<pow>" in source  # a Value exponent: the binary op pow, with two edges
 
 
 def test_leaves_are_styled_differently_from_computed_nodes() -> None:

@@ -75,11 +75,11 @@ def test_domain_errors_at_forward_time(make: object, error: type[Exception], wor
 
 def test_gradients_that_do_not_exist_raise_instead_of_becoming_inf() -> None:
     x = Value(0.0)
-    with pytest.raises(ValueError, match="sqrt.*infinite at 0"):
+    with pytest.raises(ValueError, match="sqrt: the derivative is infinite at x = 0.0"):
         x.sqrt().backward()
-    with pytest.raises(ValueError, match=r"\*\*.*infinite"):
+    with pytest.raises(ValueError, match=r"\*\*: the derivative d out/d x is inf at x = 0.0: infinite"):
         (x**0.5).backward()
-    with pytest.raises(ValueError, match="exponent needs a positive base"):
+    with pytest.raises(ValueError, match=r"pow: the derivative d out/d y is undefined \(nan\) at x = -2.0, y = 2.0"):
         (Value(-2.0) ** Value(2.0)).backward()
 
 

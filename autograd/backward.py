@@ -1,0 +1,347 @@
+"""The backward pass: topological order, the chain rule's sweep, and the functions built on it.
+
+The chain rule (upstream x local = downstream) is written exactly twice here: once in
+`backward_reference`, a plain sweep to read first, and once in `_sweep`, the fast one every
+`backward()` and `gradients()` runs. They visit nodes in the same order and give the same bits
+(a test holds them to it).
+
+Order: Kahn's algorithm. Count each node's uses inside the graph, then start at the root and
+release a node once every node that uses it is done — at that moment its gradient is complete.
+Counts and partial gradients live in the nodes' scratch slots (`_n`, `_g`); a lock keeps two
+threads from sweeping overlapping graphs at once.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from .modes import _detect_anomaly, enable_grad
+from .ops import ADD, MUL, FloatMath, ValueMath
+from .value import Value, _lift
+
+__all__ = [
+    "DerivativeError",
+    "backward_reference",
+    "gradients",
+    "leaves",
+    "local_derivatives",
+    "topological_order",
+    "zero_grad",
+]
+
+_INF = math.inf
+_NINF = -math.inf
+_sweep_lock = threading.RLock()
+
+
+def local_derivatives(node: Value) -> tuple[float, ...]:
+    """d node / d input for each of `node.inputs`, as numbers (what an edge of the graph carries)."""
+    if not isinstance(node, Value):
+        raise TypeError(f"local_derivatives: node must be a Value, got {type(node).__name__} {node!r}")
+    op = node._op
+    if op is None or node._a is None:
+        return ()
+    return tuple(float(d) for d in op.local(tuple(x._data for x in node.inputs), node._data, node._arg, FloatMath))
+
+
+def backward_reference(root: Value, gradient: float = 1.0) -> None:
+    """The chain rule in its plainest form, to read before `_sweep`: same order, same numbers.
+
+    For each node, from the root down: every input gains upstream gradient x local derivative.
+    """
+    order = topological_order(root)
+    grads: dict[Value, float] = dict.fromkeys(order, 0.0)
+    grads[root] = gradient
+    for node in reversed(order):  # every user of `node` is done, so grads[node] is complete
+        for x, local in zip(node.inputs, local_derivatives(node), strict=True):
+            grads[x] += grads[node] * local
+    for node in order:
+        node.grad += grads[node]
+
+
+def _count_uses(root: Value) -> tuple[list[Value], list[Value]]:
+    """Set each node's `_n` to the number of edges into it from inside root's graph.
+
+    Returns the nodes that have inputs (root first) and the leaves, each in order of discovery.
+    """
+    inner: list[Value] = []
+    leaves: list[Value] = []
+    (leaves if root._a is None else inner).append(root)
+    inner_add, leaf_add = inner.append, leaves.append
+    for node in inner:  # `inner` grows as the walk finds nodes: each node with inputs is expanded once
+        a: Value = node._a  # type: ignore[assignment]  # in `inner`, so it has inputs
+        if a._n:
+            a._n += 1
+        else:  # first visit
+            a._n = 1
+            if a._a is None:
+                leaf_add(a)
+            else:
+                inner_add(a)
+        b = node._b
+        if b is not None:
+            if b._n:
+                b._n += 1
+            else:
+                b._n = 1
+                if b._a is None:
+                    leaf_add(b)
+                else:
+                    inner_add(b)
+    return inner, leaves
+
+
+def _number(g: Any) -> float:
+    """A gradient as a number, whether a float or (with create_graph) a Value; read without a hook."""
+    return g._data if type(g) is Value else g
+
+
+def _sweep(root: Value, seed: Any, want: dict[Value, Any] | None, create_graph: bool) -> None:
+    """Run the chain rule once over root's graph: upstream x local = downstream.
+
+    Adds each node's gradient to `.grad` once the whole sweep has succeeded (a sweep that raises
+    leaves every `.grad` as it was), or with `want` stores the gradients of the nodes in `want` there
+    instead and leaves `.grad` alone. With `create_graph` gradients are Values built by
+    differentiable ops, and local derivatives are given the nodes themselves and `ValueMath`.
+    """
+    with _sweep_lock:
+        try:
+            inner, leaves = _count_uses(root)
+            root._g = seed
+            m = ValueMath if create_graph else FloatMath
+            anomaly = _detect_anomaly.get()
+            ninf, inf = _NINF, _INF  # locals: read once per node
+            # Only nodes with inputs take a step; a leaf's gradient is complete when the sweep ends.
+            ready: list[Value] = []  # released nodes waiting for their step, the last released on top
+            pop, push = ready.pop, ready.append
+            node: Value | None = inner[0] if inner else None  # the root, unless it is a leaf
+            while node is not None:
+                g = node._g  # complete now: every node that uses this one is done
+                if not ninf < (g._data if create_graph and type(g) is Value else g) < inf:
+                    raise _nonfinite_gradient(node, g)
+                a: Value = node._a  # type: ignore[assignment]  # only nodes with inputs take a step
+                b, op, arg = node._b, node._op, node._arg
+                # The chain rule: each input gains upstream x local. Local derivatives take the
+                # numbers, or with create_graph the nodes themselves (so they are differentiable).
+                if op is ADD:  # the commonest rows, applied inline: d(x + y)/dx = d(x + y)/dy = 1
+                    a._g += g
+                    b._g += g  # type: ignore[union-attr]
+                elif op is MUL and not create_graph:  # d(x y)/dx = y, d(x y)/dy = x
+                    a._g += g * b._data  # type: ignore[union-attr]
+                    b._g += g * a._data  # type: ignore[union-attr]
+                elif b is None:
+                    x, out = (a, node) if create_graph else (a._data, node._data)
+                    d = op.derivative(x, out, m) if arg is None else op.derivative(x, out, m, **arg)  # type: ignore[union-attr]
+                    a._g += g * d
+                else:
+                    x, y, out = (a, b, node) if create_graph else (a._data, b._data, node._data)
+                    dx, dy = op.derivative(x, y, out, m) if arg is None else op.derivative(x, y, out, m, **arg)  # type: ignore[union-attr]
+                    a._g += g * dx
+                    b._g += g * dy
+                if anomaly:
+                    _check_step(node, g)
+                # Release the inputs; the last one released runs next (the same order as pushing
+                # it and popping it straight back, without the list round trip).
+                following = None
+                if a._a is not None:
+                    n = a._n - 1
+                    a._n = n
+                    if not n:
+                        following = a
+                if b is not None and b._a is not None:
+                    n = b._n - 1
+                    b._n = n
+                    if not n:
+                        if following is not None:
+                            push(following)
+                        following = b
+                node = following if following is not None else (pop() if ready else None)
+            for node in leaves:
+                g = node._g
+                if not ninf < _number(g) < inf:
+                    raise _nonfinite_gradient(node, g)
+        except FloatingPointError:  # detect_anomaly's report already names the op
+            _reset_scratch(root)
+            raise
+        except Exception as error:
+            _reset_scratch(root)
+            blame = _blame_local_derivative(root)
+            if blame is None:
+                raise
+            raise blame from error
+        except BaseException:
+            _reset_scratch(root)
+            raise
+        _hand_out(inner, leaves, want)
+
+
+def _hand_out(inner: list[Value], leaves: list[Value], want: dict[Value, Any] | None) -> None:
+    """Add the sweep's gradients to `.grad` (or store the wanted ones) and clear the scratch slots."""
+    if want is None:
+        for node in inner:
+            node.grad += node._g
+            node._g = 0.0
+        for node in leaves:  # a leaf's count is never run down to 0
+            node.grad += node._g
+            node._g, node._n = 0.0, 0
+    else:
+        for node in want:
+            want[node] = node._g
+        for node in inner:
+            node._g = 0.0
+        for node in leaves:
+            node._g, node._n = 0.0, 0
+
+
+def _name(node: Value) -> str:
+    return repr(node.label) if node.label else (f"made by {node.op!r}" if node._op is not None else "(a leaf)")
+
+
+def _nonfinite_gradient(node: Value, g: Any) -> ArithmeticError:
+    return OverflowError(
+        f"backward: the gradient reaching the node {_name(node)} (data {node._data!r}) is {_number(g)!r}: "
+        "a product of gradients overflowed; run backward inside autograd.detect_anomaly() to see the op"
+    )
+
+
+class DerivativeError(ValueError, OverflowError):
+    """A local derivative that is not a finite number where backward needs it (a pole, an
+    overflow, or a point where it is undefined). Both a ValueError and an OverflowError."""
+
+
+def _blame_local_derivative(root: Value) -> Exception | None:
+    """After a failed sweep: the first op, in sweep order, whose local derivative is not a finite
+    number at its inputs (the real cause of an inf or nan gradient), as an error naming the op and
+    the numbers; None when every local derivative is finite (then a product overflowed)."""
+    for node in reversed(topological_order(root)):
+        op = node._op
+        if op is None or node._a is None:
+            continue
+        inputs = tuple(x._data for x in node.inputs)
+        where = ", ".join(f"{name} = {x!r}" for name, x in zip(op.operands, inputs, strict=True))
+        try:
+            locals_ = op.local(inputs, node._data, node._arg, FloatMath)
+        except (ZeroDivisionError, OverflowError):  # float arithmetic's way of saying "infinite"
+            return DerivativeError(
+                f"{op.name}: the derivative is infinite at {where} (its rule divides by zero or overflows; "
+                "m.where computes both branches, so a division in the branch not taken counts too)"
+            )
+        except Exception as error:  # a rule that raises: its own message, with the op and the point
+            return type(error)(f"{op.name}: the local derivative rule raised at {where}: {error}")
+        for name, d in zip(op.operands, locals_, strict=True):
+            if d != d:
+                return DerivativeError(f"{op.name}: the derivative d out/d {name} is undefined (nan) at {where}")
+            if not _NINF < d < _INF:
+                return DerivativeError(
+                    f"{op.name}: the derivative d out/d {name} is {d!r} at {where}: infinite, or too large for a float"
+                )
+    return None
+
+
+def _check_step(node: Value, g: Any) -> None:
+    """detect_anomaly(): fail at the op whose backward step first produced nan or inf."""
+    for i, child in enumerate(node.inputs):
+        if not _NINF < _number(child._g) < _INF:
+            inputs = ", ".join(f"{v.label or 'input ' + str(j)}={v._data!r}" for j, v in enumerate(node.inputs))
+            raise FloatingPointError(
+                f"detect_anomaly: the backward step of op {node.op!r} (node {_name(node)}, data {node._data!r}) "
+                f"made the gradient of its input {i} {_number(child._g)!r} from upstream gradient {_number(g)!r}; "
+                f"inputs: {inputs}"
+            )
+
+
+def _reset_scratch(root: Value) -> None:
+    """After a sweep failed midway: clear the scratch slots it left behind."""
+    stack, seen = [root], {root}
+    while stack:
+        node = stack.pop()
+        node._g, node._n = 0.0, 0
+        for child in node.inputs:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node of root's graph, each after all of its inputs, root last.
+
+    Its reverse is exactly the order in which backward runs the chain rule through the nodes (a leaf,
+    which has no step of its own, sits where its gradient becomes complete). Iterative.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"topological_order: root must be a Value, got {type(root).__name__} {root!r}")
+    order: list[Value] = []
+    with _sweep_lock:
+        try:
+            _count_uses(root)
+            ready = [root]  # the same releases as _sweep, but leaves pass through `ready` too
+            while ready:
+                node = ready.pop()
+                order.append(node)
+                for x in (node._a, node._b):
+                    if x is not None:
+                        x._n -= 1
+                        if not x._n:
+                            ready.append(x)
+        except BaseException:
+            _reset_scratch(root)
+            raise
+    order.reverse()
+    return order
+
+
+def _backward(root: Value, seed: float) -> None:
+    _sweep(root, seed, None, False)
+
+
+def _zero_grad(root: Value) -> None:
+    for node in topological_order(root):
+        node.grad = 0.0
+
+
+def zero_grad(*roots: Value) -> None:
+    """Set `.grad` to 0 on every node of the graphs of `roots`."""
+    for root in roots:
+        if not isinstance(root, Value):
+            raise TypeError(f"zero_grad: roots must be Values, got {type(root).__name__} {root!r}")
+        _zero_grad(root)
+
+
+def leaves(root: Value) -> list[Value]:
+    """The leaf Values of root's graph, in topological order."""
+    if not isinstance(root, Value):
+        raise TypeError(f"leaves: root must be a Value, got {type(root).__name__} {root!r}")
+    return [node for node in topological_order(root) if node._a is None]
+
+
+def _as_values(xs: Iterable[Any], where: str) -> Iterator[Value]:
+    for x in xs:
+        if not isinstance(x, Value):
+            raise TypeError(f"{where}: expected Value, got {type(x).__name__} {x!r}")
+        yield x
+
+
+def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list[Any]:
+    """d output / d each of `inputs`, without touching any `.grad`.
+
+    Returns a list of floats, or with `create_graph=True` a list of Values that can be
+    differentiated again. An input that `output` does not depend on gets 0.
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"gradients: output must be a Value, got {type(output).__name__} {output!r}")
+    if isinstance(inputs, Value) or not isinstance(inputs, Sequence):
+        raise TypeError(
+            f"gradients: inputs must be a list or tuple of Values, got {type(inputs).__name__}"
+            " (wrap a single Value in a list)"
+        )
+    wanted = list(_as_values(inputs, "gradients"))
+    grads: dict[Value, Any] = dict.fromkeys(wanted, 0.0)
+    if create_graph:
+        with enable_grad():
+            _sweep(output, Value(1.0), grads, True)
+        return [_lift(grads[x], "gradients") for x in wanted]
+    _sweep(output, 1.0, grads, False)
+    return [float(grads[x]) for x in wanted]

@@ -1,0 +1,365 @@
+"""`Value`: a number in a computation graph, and the one function that builds a node.
+
+A node stores its operands in two slots (`_a`, `_b`), its op (a row of the op table, see
+`autograd.ops`) in `_op` and the op's constant parameters in `_arg` instead of a tuple: no
+per-node tuple, no closure, and so no reference cycle — a dropped graph is freed by reference
+counting alone, without waiting for the cyclic garbage collector.
+
+Every arithmetic method is thin sugar over a registered op: `a + b` is `autograd.OPS["+"](a, b)`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import TYPE_CHECKING, Any, SupportsFloat, TypeAlias, TypeGuard
+
+from .modes import TracedNumber, _mode
+
+if TYPE_CHECKING:
+    from .ops import Op
+
+Number = int | float
+Operand: TypeAlias = "Value | int | float"
+
+_INF = math.inf
+_NINF = -math.inf
+# Bound once: CPython 3.11 compiles `name.get()` as a plain attribute load (no method-call fast path)
+# when `name` was imported, which costs about 30 ns per node (measured with `a * b`).
+_get_mode = _mode.get
+
+
+class Value:
+    """A scalar in a computation graph: its `data`, and after `backward()` its `grad`.
+
+    Comparisons (`<`, `<=`, `>`, `>=`) compare the numbers; `==` and hashing stay by identity, so
+    Values can be dict keys and set members (`gradients` relies on it).
+    """
+
+    # _g and _n are scratch space for a backward sweep (gradient so far, uses not yet processed);
+    # they are 0 outside a sweep. Keeping them on the node avoids a dict lookup per edge.
+    __slots__ = ("_data", "grad", "_op", "label", "_a", "_b", "_arg", "_g", "_n")
+
+    _data: float
+    grad: float
+    _op: Op | None
+    label: str
+    _a: Value | None
+    _b: Value | None
+    _arg: dict[str, float] | None
+    _g: Any
+    _n: int
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        if type(label) is not str and not isinstance(label, str):
+            raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r}")
+        # A finite float (the common case) is taken as it is; anything else is checked and converted.
+        self._data = data if type(data) is float and _NINF < data < _INF else _to_float(data, "Value")
+        self.grad = 0.0
+        self._op = None
+        self.label = label
+        self._a = None
+        self._b = None
+        self._arg = None
+        self._g = 0.0
+        self._n = 0
+
+    # ---- the number: plain attribute access, watched only while a compiler traces this thread ----
+    @property
+    def data(self) -> float:
+        """The number this node holds."""
+        mode = _get_mode()
+        if mode is True or mode is False:
+            return self._data
+        return mode.read(self)  # type: ignore[no-any-return]
+
+    @data.setter
+    def data(self, x: float) -> None:
+        mode = _get_mode()
+        if mode is not True and mode is not False:
+            mode.write(self, x)
+        self._data = x if type(x) is float and _NINF < x < _INF else _to_float(x, "Value.data")
+
+    @property
+    def op(self) -> str:
+        """The name of the op that made this node ('' for a leaf)."""
+        rule = self._op
+        return "" if rule is None else rule.name
+
+    @property
+    def inputs(self) -> tuple[Value, ...]:
+        """The operands this node was computed from (empty for a leaf)."""
+        a, b = self._a, self._b
+        if a is None:
+            return ()
+        return (a,) if b is None else (a, b)
+
+    @property
+    def params(self) -> dict[str, float]:
+        """The op's constant parameters by name (`{'n': 2.0}` for `x ** 2`), empty if none."""
+        return dict(self._arg) if self._arg else {}
+
+    @property
+    def arg(self) -> float | None:
+        """The op's one constant parameter (the exponent of `x ** 2`, leaky_relu's slope), else None."""
+        arg = self._arg
+        return next(iter(arg.values())) if arg and len(arg) == 1 else None
+
+    def is_leaf(self) -> bool:
+        return self._a is None
+
+    # ---- ops: each is a registered row of autograd.ops --------------------------------------------
+    # + and * compute their forward result here (as their rows do): the commonest ops skip a call.
+    def __add__(self, other: Operand) -> Value:
+        if type(other) is not Value:
+            other = _lift(other, "+")
+        return _node(_ADD, self, other, None, self._data + other._data)
+
+    def __mul__(self, other: Operand) -> Value:
+        if type(other) is not Value:
+            other = _lift(other, "*")
+        return _node(_MUL, self, other, None, self._data * other._data)
+
+    def __pow__(self, other: Operand) -> Value:
+        if isinstance(other, Value):
+            return _node(_POW, self, other, None)
+        n = other if type(other) is float and _NINF < other < _INF else _to_float(other, "**")
+        # x ** n runs its row's forward rule here, as + and * do: `/` and squared errors use it a lot.
+        return _node(_POW_CONST, self, None, {"n": n}, _checked_pow(self._data, n))
+
+    def abs(self) -> Value:
+        return _node(_OPS["abs"], self, None, None)
+
+    def exp(self) -> Value:
+        return _node(_OPS["exp"], self, None, None)
+
+    def log(self) -> Value:
+        return _node(_OPS["log"], self, None, None)
+
+    def sqrt(self) -> Value:
+        return _node(_OPS["sqrt"], self, None, None)
+
+    def sin(self) -> Value:
+        return _node(_OPS["sin"], self, None, None)
+
+    def cos(self) -> Value:
+        return _node(_OPS["cos"], self, None, None)
+
+    def tanh(self) -> Value:
+        return _node(_OPS["tanh"], self, None, None)
+
+    def sigmoid(self) -> Value:
+        return _node(_OPS["sigmoid"], self, None, None)
+
+    def relu(self) -> Value:
+        return _node(_OPS["relu"], self, None, None)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Value:
+        return _node(_OPS["leaky_relu"], self, None, {"negative_slope": _to_float(negative_slope, "leaky_relu")})
+
+    def elu(self, alpha: float = 1.0) -> Value:
+        return _node(_OPS["elu"], self, None, {"alpha": _to_float(alpha, "elu")})
+
+    def gelu(self) -> Value:
+        return _node(_OPS["gelu"], self, None, None)
+
+    def softplus(self) -> Value:
+        return _node(_OPS["softplus"], self, None, None)
+
+    def erf(self) -> Value:
+        return _node(_OPS["erf"], self, None, None)
+
+    # ---- derived ops: one line each ---------------------------------------------------------------
+    def __neg__(self) -> Value:
+        return self * -1.0
+
+    def __sub__(self, other: Operand) -> Value:
+        return self + _negated(other)
+
+    def __truediv__(self, other: Operand) -> Value:
+        return self * _reciprocal(other, self)
+
+    def __radd__(self, other: Operand) -> Value:
+        return _lift(other, "+") + self
+
+    def __rsub__(self, other: Operand) -> Value:
+        return _lift(other, "-") - self
+
+    def __rmul__(self, other: Operand) -> Value:
+        return _lift(other, "*") * self
+
+    def __rtruediv__(self, other: Operand) -> Value:
+        return _lift(other, "/") / self
+
+    def __rpow__(self, other: Operand) -> Value:
+        return _lift(other, "**") ** self
+
+    def __abs__(self) -> Value:
+        return self.abs()
+
+    # ---- comparisons act on data; equality and hashing stay by identity --------------------------
+    def __lt__(self, other: Operand) -> bool:
+        return _compare(self, "<", other, self._data < _data(other, "<"))
+
+    def __le__(self, other: Operand) -> bool:
+        return _compare(self, "<=", other, self._data <= _data(other, "<="))
+
+    def __gt__(self, other: Operand) -> bool:
+        return _compare(self, ">", other, self._data > _data(other, ">"))
+
+    def __ge__(self, other: Operand) -> bool:
+        return _compare(self, ">=", other, self._data >= _data(other, ">="))
+
+    __hash__ = object.__hash__
+
+    def __float__(self) -> float:
+        mode = _get_mode()
+        if mode is not True and mode is not False:
+            mode.convert(self, "float()")
+        return self._data
+
+    def __repr__(self) -> str:
+        parts = [f"data={self._data!r}", f"grad={self.grad!r}"]
+        if self._op is not None:
+            parts.append(f"op={self.op!r}")
+        if self.label:
+            parts.append(f"label={self.label!r}")
+        return f"Value({', '.join(parts)})"
+
+    # ---- graph-wide operations ------------------------------------------------------------------
+    def backward(self, gradient: float = 1.0) -> None:
+        """Add d self / d node (times `gradient`) to `.grad` of every node in this graph.
+
+        Gradients accumulate: calling it twice leaves exactly twice the gradients.
+        """
+        _backward(self, _to_float(gradient, "backward"))
+
+    def zero_grad(self) -> None:
+        """Set `.grad` to 0 on every node of this graph."""
+        _zero_grad(self)
+
+    def detach(self) -> Value:
+        """A new leaf with the same data (and label), cut off from this graph."""
+        out = Value(self._data, self.label)
+        mode = _get_mode()
+        if mode is not True and mode is not False:
+            mode.detached(out, self)
+        return out
+
+
+# ---- construction helpers ---------------------------------------------------------------------
+def _is_real(x: object) -> TypeGuard[SupportsFloat]:
+    """A real number: int, float, or another numbers.Real, but not a bool."""
+    return type(x) is float or type(x) is int or (isinstance(x, numbers.Real) and not isinstance(x, bool))
+
+
+def _to_float(x: object, where: str) -> float:
+    """Check that `x` is a real, finite number and return it as a float."""
+    if _is_real(x):
+        try:
+            f = float(x)
+        except OverflowError:  # e.g. an int beyond float range; its repr could be thousands of digits
+            raise OverflowError(
+                f"{where}: expected a finite number, got {type(x).__name__} too large for a float"
+            ) from None
+    elif isinstance(x, TracedNumber):  # a number read from a Value while a compiler traces
+        return x.to_float(where)
+    else:
+        raise TypeError(f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
+    if not _NINF < f < _INF:
+        raise ValueError(f"{where}: expected a finite number, got {x!r}")
+    return f
+
+
+def _lift(x: object, op: str) -> Value:
+    """Turn a plain number mixed into an expression into a leaf Value."""
+    if type(x) is float or type(x) is int:  # the common case first
+        return Value(x)
+    if isinstance(x, Value):
+        return x
+    if _is_real(x) or isinstance(x, TracedNumber):
+        return Value(_to_float(x, op))
+    raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
+
+
+def _data(x: object, op: str) -> float:
+    """The number to compare with: a Value's data, or a plain number (inf allowed) as it is."""
+    if isinstance(x, Value):
+        return x._data
+    if _is_real(x):
+        return float(x)
+    if isinstance(x, TracedNumber):
+        return x.to_float(op)
+    raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
+
+
+def _compare(v: Value, op: str, other: object, outcome: bool) -> bool:
+    mode = _get_mode()
+    if mode is not True and mode is not False:
+        mode.compare(v, op, other, outcome)
+    return outcome
+
+
+def _negated(x: object) -> Value:
+    """-x as an operand of `a - x`; a plain number is negated as a number (one leaf, no extra node)."""
+    return -x if isinstance(x, Value) else Value(-_data(x, "-"))
+
+
+def _reciprocal(x: object, dividend: Value) -> Value:
+    """1/x as an operand of `dividend / x`: `x ** -1` for a Value, the number 1/x for a plain number."""
+    d = x._data if isinstance(x, Value) else _data(x, "/")
+    if d == 0.0:
+        raise ZeroDivisionError(f"/: division by zero ({dividend._data!r} / {d!r})")
+    return x**-1.0 if isinstance(x, Value) else Value(1.0 / d)
+
+
+_new = object.__new__
+
+
+def _node(op: Op, a: Value, b: Value | None, params: dict[str, float] | None, data: float | None = None) -> Value:
+    """Run op's forward rule on a (and b) and record the new node; under no_grad() a leaf instead.
+
+    Every op goes through here (`b` is None for a unary op, `params` its constant parameters); an
+    op that computed its result itself passes it as `data`.
+    """
+    if data is None:
+        try:
+            if params is None:
+                data = op.forward(a._data) if b is None else op.forward(a._data, b._data)
+            else:
+                data = op.forward(a._data, **params) if b is None else op.forward(a._data, b._data, **params)
+        except OverflowError:  # math.exp and friends raise instead of returning inf
+            data = _INF
+        except (ArithmeticError, ValueError) as error:
+            raise op.forward_error(error, a, b) from error
+        if type(data) is not float:
+            data = op.check_result(data, a, b)
+    if not _NINF < data < _INF:  # the inputs are finite, so this is an overflow (or a nan)
+        raise op.nonfinite_error(data, a, b)
+    out: Value = _new(Value)
+    out._data = data
+    out.grad = 0.0
+    out.label = ""
+    out._g = 0.0
+    out._n = 0
+    mode = _get_mode()
+    if mode is True:
+        out._op = op
+        out._a = a
+        out._b = b
+        out._arg = params
+    else:
+        if mode is not False and mode.grad_enabled:
+            out._op, out._a, out._b, out._arg = op, a, b, params
+        else:
+            out._op = out._a = out._b = out._arg = None
+        if mode is not False:
+            mode.node(out, op, a, b, params)
+    return out
+
+
+# The registered ops the methods above use; imported last because the op table builds Values.
+from .backward import _backward, _zero_grad  # noqa: E402
+from .ops import _OPS, _checked_pow  # noqa: E402  # isort: split
+
+_ADD, _MUL, _POW, _POW_CONST = _OPS["+"], _OPS["*"], _OPS["pow"], _OPS["**"]
