@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .modes import _detect_anomaly, enable_grad
-from .ops import ADD, MUL, FloatMath, ValueMath
-from .value import Value, _lift
+from .ops import ADD, MUL, FloatMath, Op, ValueMath
+from .value import Value, _lift, _to_float
 
 __all__ = [
     "DerivativeError",
@@ -48,18 +48,50 @@ def local_derivatives(node: Value) -> tuple[float, ...]:
 
 
 def backward_reference(root: Value, gradient: float = 1.0) -> None:
-    """The chain rule in its plainest form, to read before `_sweep`: same order, same numbers.
+    """The chain rule in its plainest form, to read before `_sweep`: same order, same numbers."""
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_reference: root must be a Value, got {type(root).__name__} {root!r}")
+    grads = _reference_sweep(root, _to_float(gradient, "backward_reference"), FloatMath)
+    for node, g in grads.items():
+        node.grad += g
+
+
+def _reference_sweep(root: Value, seed: Any, m: Any) -> dict[Value, Any]:
+    """d root / d node for every node of root's graph, by the chain rule in backward's order.
 
     For each node, from the root down: every input gains upstream gradient x local derivative.
+    With `m = ValueMath` the rules get the nodes themselves and gradients are Values built by
+    differentiable ops (create_graph); with `FloatMath` they get the numbers.
     """
     order = topological_order(root)
-    grads: dict[Value, float] = dict.fromkeys(order, 0.0)
-    grads[root] = gradient
-    for node in reversed(order):  # every user of `node` is done, so grads[node] is complete
-        for x, local in zip(node.inputs, local_derivatives(node), strict=True):
-            grads[x] += grads[node] * local
-    for node in order:
-        node.grad += grads[node]
+    grads: dict[Value, Any] = dict.fromkeys(order, 0.0)
+    grads[root] = seed
+    anomaly = _detect_anomaly.get()
+    try:
+        for node in reversed(order):  # every user of `node` is done, so grads[node] is complete
+            g = grads[node]
+            if not _NINF < _number(g) < _INF:
+                raise _nonfinite_gradient(node, g)
+            op = node._op
+            if op is None or node._a is None:
+                continue
+            inputs = node.inputs
+            if m is ValueMath:
+                locals_ = op.local(inputs, node, node._arg, m)
+            else:
+                locals_ = op.local(tuple(x._data for x in inputs), node._data, node._arg, m)
+            for x, local in zip(inputs, locals_, strict=True):
+                grads[x] += g * local
+                if anomaly and not _NINF < _number(grads[x]) < _INF:
+                    raise _anomaly(node, g, inputs.index(x), grads[x])
+    except FloatingPointError:  # detect_anomaly's report already names the op
+        raise
+    except Exception as error:
+        blame = _blame_local_derivative(root)
+        if blame is None:
+            raise
+        raise blame from error
+    return grads
 
 
 def _count_uses(root: Value) -> tuple[list[Value], list[Value]]:
@@ -99,46 +131,48 @@ def _number(g: Any) -> float:
     return g._data if type(g) is Value else g
 
 
-def _sweep(root: Value, seed: Any, want: dict[Value, Any] | None, create_graph: bool) -> None:
-    """Run the chain rule once over root's graph: upstream x local = downstream.
+def _sweep(root: Value, seed: float, want: dict[Value, Any] | None) -> None:
+    """Run the chain rule once over root's graph, on floats: upstream x local = downstream.
 
     Adds each node's gradient to `.grad` once the whole sweep has succeeded (a sweep that raises
     leaves every `.grad` as it was), or with `want` stores the gradients of the nodes in `want` there
-    instead and leaves `.grad` alone. With `create_graph` gradients are Values built by
-    differentiable ops, and local derivatives are given the nodes themselves and `ValueMath`.
+    instead and leaves `.grad` alone. The same steps as `_reference_sweep`, with the bookkeeping in
+    the nodes' scratch slots instead of a dict.
     """
     with _sweep_lock:
         try:
             inner, leaves = _count_uses(root)
             root._g = seed
-            m = ValueMath if create_graph else FloatMath
-            anomaly = _detect_anomaly.get()
-            ninf, inf = _NINF, _INF  # locals: read once per node
+            m, anomaly = FloatMath, _detect_anomaly.get()
+            ninf, inf, add, mul = _NINF, _INF, ADD, MUL  # locals: read once per node
             # Only nodes with inputs take a step; a leaf's gradient is complete when the sweep ends.
             ready: list[Value] = []  # released nodes waiting for their step, the last released on top
             pop, push = ready.pop, ready.append
             node: Value | None = inner[0] if inner else None  # the root, unless it is a leaf
             while node is not None:
                 g = node._g  # complete now: every node that uses this one is done
-                if not ninf < (g._data if create_graph and type(g) is Value else g) < inf:
+                if not ninf < g < inf:  # a product overflowed upstream, or a local derivative was not finite
                     raise _nonfinite_gradient(node, g)
                 a: Value = node._a  # type: ignore[assignment]  # only nodes with inputs take a step
-                b, op, arg = node._b, node._op, node._arg
-                # The chain rule: each input gains upstream x local. Local derivatives take the
-                # numbers, or with create_graph the nodes themselves (so they are differentiable).
-                if op is ADD:  # the commonest rows, applied inline: d(x + y)/dx = d(x + y)/dy = 1
-                    a._g += g
-                    b._g += g  # type: ignore[union-attr]
-                elif op is MUL and not create_graph:  # d(x y)/dx = y, d(x y)/dy = x
-                    a._g += g * b._data  # type: ignore[union-attr]
-                    b._g += g * a._data  # type: ignore[union-attr]
-                elif b is None:
-                    x, out = (a, node) if create_graph else (a._data, node._data)
-                    d = op.derivative(x, out, m) if arg is None else op.derivative(x, out, m, **arg)  # type: ignore[union-attr]
+                b = node._b
+                op: Op = node._op  # type: ignore[assignment]  # a node with inputs has an op
+                # `rule = op.derivative` then `rule(...)`: a method-call form `op.derivative(...)`
+                # of an instance attribute defeats CPython 3.11's attribute cache (measured: +12%
+                # instructions per backward node).
+                if b is None:
+                    arg, rule = node._arg, op.derivative
+                    d = rule(a._data, node._data, m) if arg is None else rule(a._data, node._data, m, **arg)
                     a._g += g * d
+                elif op is add:  # the commonest rows, applied inline: d(x + y)/dx = d(x + y)/dy = 1
+                    a._g += g
+                    b._g += g
+                elif op is mul:  # d(x y)/dx = y, d(x y)/dy = x
+                    a._g += g * b._data
+                    b._g += g * a._data
                 else:
-                    x, y, out = (a, b, node) if create_graph else (a._data, b._data, node._data)
-                    dx, dy = op.derivative(x, y, out, m) if arg is None else op.derivative(x, y, out, m, **arg)  # type: ignore[union-attr]
+                    arg, rule = node._arg, op.derivative
+                    x, y, out = a._data, b._data, node._data
+                    dx, dy = rule(x, y, out, m) if arg is None else rule(x, y, out, m, **arg)
                     a._g += g * dx
                     b._g += g * dy
                 if anomaly:
@@ -160,9 +194,8 @@ def _sweep(root: Value, seed: Any, want: dict[Value, Any] | None, create_graph: 
                         following = b
                 node = following if following is not None else (pop() if ready else None)
             for node in leaves:
-                g = node._g
-                if not ninf < _number(g) < inf:
-                    raise _nonfinite_gradient(node, g)
+                if not ninf < node._g < inf:
+                    raise _nonfinite_gradient(node, node._g)
         except FloatingPointError:  # detect_anomaly's report already names the op
             _reset_scratch(root)
             raise
@@ -245,12 +278,16 @@ def _check_step(node: Value, g: Any) -> None:
     """detect_anomaly(): fail at the op whose backward step first produced nan or inf."""
     for i, child in enumerate(node.inputs):
         if not _NINF < _number(child._g) < _INF:
-            inputs = ", ".join(f"{v.label or 'input ' + str(j)}={v._data!r}" for j, v in enumerate(node.inputs))
-            raise FloatingPointError(
-                f"detect_anomaly: the backward step of op {node.op!r} (node {_name(node)}, data {node._data!r}) "
-                f"made the gradient of its input {i} {_number(child._g)!r} from upstream gradient {_number(g)!r}; "
-                f"inputs: {inputs}"
-            )
+            raise _anomaly(node, g, i, child._g)
+
+
+def _anomaly(node: Value, g: Any, i: int, bad: Any) -> FloatingPointError:
+    inputs = ", ".join(f"{v.label or 'input ' + str(j)}={v._data!r}" for j, v in enumerate(node.inputs))
+    return FloatingPointError(
+        f"detect_anomaly: the backward step of op {node.op!r} (node {_name(node)}, data {node._data!r}) "
+        f"made the gradient of its input {i} {_number(bad)!r} from upstream gradient {_number(g)!r}; "
+        f"inputs: {inputs}"
+    )
 
 
 def _reset_scratch(root: Value) -> None:
@@ -294,7 +331,7 @@ def topological_order(root: Value) -> list[Value]:
 
 
 def _backward(root: Value, seed: float) -> None:
-    _sweep(root, seed, None, False)
+    _sweep(root, seed, None)
 
 
 def _zero_grad(root: Value) -> None:
@@ -338,10 +375,10 @@ def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False
             " (wrap a single Value in a list)"
         )
     wanted = list(_as_values(inputs, "gradients"))
-    grads: dict[Value, Any] = dict.fromkeys(wanted, 0.0)
     if create_graph:
         with enable_grad():
-            _sweep(output, Value(1.0), grads, True)
-        return [_lift(grads[x], "gradients") for x in wanted]
-    _sweep(output, 1.0, grads, False)
-    return [float(grads[x]) for x in wanted]
+            grads = _reference_sweep(output, Value(1.0), ValueMath)
+        return [_lift(grads.get(x, 0.0), "gradients") for x in wanted]
+    found: dict[Value, Any] = dict.fromkeys(wanted, 0.0)
+    _sweep(output, 1.0, found)
+    return [float(found[x]) for x in wanted]

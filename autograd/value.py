@@ -324,10 +324,11 @@ def _node(op: Op, a: Value, b: Value | None, params: dict[str, float] | None, da
     """
     if data is None:
         try:
+            forward = op.forward  # a local first: `op.forward(...)` defeats 3.11's attribute cache
             if params is None:
-                data = op.forward(a._data) if b is None else op.forward(a._data, b._data)
+                data = forward(a._data) if b is None else forward(a._data, b._data)
             else:
-                data = op.forward(a._data, **params) if b is None else op.forward(a._data, b._data, **params)
+                data = forward(a._data, **params) if b is None else forward(a._data, b._data, **params)
         except OverflowError:  # math.exp and friends raise instead of returning inf
             data = _INF
         except (ArithmeticError, ValueError) as error:
