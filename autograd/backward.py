@@ -20,7 +20,7 @@ from typing import Any
 
 from .modes import _detect_anomaly, enable_grad
 from .ops import ADD, MUL, FloatMath, Op, ValueMath
-from .value import Value, _lift, _to_float
+from .value import Value, _is_real, _lift, _to_float
 
 __all__ = [
     "DerivativeError",
@@ -265,6 +265,12 @@ def _blame_local_derivative(root: Value) -> Exception | None:
         except Exception as error:  # a rule that raises: its own message, with the op and the point
             return type(error)(f"{op.name}: the local derivative rule raised at {where}: {error}")
         for name, d in zip(op.operands, locals_, strict=True):
+            if not _is_real(d):
+                return TypeError(
+                    f"{op.name}: the derivative rule returned {type(d).__name__} {d!r} for d out/d {name} "
+                    f"at {where}; it must return numbers"
+                )
+            d = float(d)
             if d != d:
                 return DerivativeError(f"{op.name}: the derivative d out/d {name} is undefined (nan) at {where}")
             if not _NINF < d < _INF:

@@ -122,8 +122,9 @@ def check_op(op: Op | str, points: Sequence[Sequence[float]] | None = None, *, s
     differences of the derivative, at `points` (tuples of operands) or at `samples` points drawn
     from the op's domain.
 
-    Passes when |rule - differences| <= 1e-7 * scale + 1e-5 |differences| for the first derivative
-    and 1e-5 * scale + 1e-4 |differences| for the second (scale = max(1, |value|)): a rule 1% off
+    Passes when |rule - differences| <= r + 1e-9 + 1e-5 |differences| for the first derivative and
+    r + 1e-7 + 1e-4 |differences| for the second, r being the differences' own rounding error (their
+    step grows where the op's values are large, so r stays below 1e-4 of the slope): a rule 1% off
     fails at any point where the derivative is not near 0. Raises `GradcheckError` naming the op,
     the point, the expected and the got; returns a one-line report when every point passes.
     """
@@ -186,17 +187,39 @@ def _compare(where: str, what: str, got: float, expected: float, atol: float, rt
     return error / max(1.0, abs(expected))
 
 
+_EPS = 2.0**-52  # float spacing at 1.0
+
+
+def _difference(fn: Callable[[float], float], h0: float) -> tuple[float, float]:
+    """Central difference (fn(h) - fn(-h)) / 2h and its rounding error bound.
+
+    Rounding in fn's values costs about eps |fn| / h: with large values (an op offset by 1e6) a
+    tiny step cannot resolve the slope, so the step grows (up to 1000 h0) until that error is
+    below 1e-4 of the slope, which keeps a rule 1% off detectable.
+    """
+    h = h0
+    for _ in range(4):
+        up, down = fn(h), fn(-h)
+        numeric = (up - down) / (2.0 * h)
+        rounding = 16.0 * _EPS * max(abs(up), abs(down)) / h
+        if rounding <= 1e-4 * abs(numeric):
+            break
+        h *= 10.0
+    return numeric, rounding
+
+
 def _check_first(
     rule: Op, point: tuple[float, ...], params: dict[str, float], firsts: tuple[Any, ...], where: str
 ) -> float:
     worst = 0.0
     for j, name in enumerate(rule.operands):
-        h = 1e-6 * max(1.0, abs(point[j]))
-        up, down = rule.forward(*_shifted(point, j, h), **params), rule.forward(*_shifted(point, j, -h), **params)
-        numeric = (up - down) / (2.0 * h)
-        scale = max(1.0, abs(rule.forward(*point, **params)))
+
+        def f(h: float, j: int = j) -> float:
+            return float(rule.forward(*_shifted(point, j, h), **params))
+
+        numeric, rounding = _difference(f, 1e-6 * max(1.0, abs(point[j])))
         what = f"d out/d {name} at {_at(rule, point, params)}"
-        worst = max(worst, _compare(where, what, float(firsts[j]), numeric, 1e-7 * scale, 1e-5))
+        worst = max(worst, _compare(where, what, _number(firsts[j]), numeric, 1e-9 + rounding, 1e-5))
     return worst
 
 
@@ -207,20 +230,23 @@ def _check_second(rule: Op, point: tuple[float, ...], params: dict[str, float], 
         out = rule(*xs, **params)
         firsts = rule.local(tuple(xs), out, params, ValueMath)
 
-    def first_at(q: tuple[float, ...]) -> tuple[Any, ...]:
-        return rule.local(q, rule.forward(*q, **params), params, FloatMath)
-
     worst = 0.0
     for j, dj in enumerate(firsts):
         seconds = gradients(dj, xs) if isinstance(dj, Value) else [0.0] * rule.arity
         for k, name in enumerate(rule.operands):
-            h = 1e-5 * max(1.0, abs(point[k]))
-            up, down = first_at(_shifted(point, k, h))[j], first_at(_shifted(point, k, -h))[j]
-            numeric = (float(up) - float(down)) / (2.0 * h)
-            scale = max(1.0, abs(float(firsts[j])))
+
+            def d(h: float, k: int = k, j: int = j) -> float:
+                q = _shifted(point, k, h)
+                return float(rule.local(q, rule.forward(*q, **params), params, FloatMath)[j])
+
+            numeric, rounding = _difference(d, 1e-5 * max(1.0, abs(point[k])))
             what = f"d2 out/d {rule.operands[j]} d {name} at {_at(rule, point, params)}"
-            worst = max(worst, _compare(where, what, seconds[k], numeric, 1e-5 * scale, 1e-4))
+            worst = max(worst, _compare(where, what, seconds[k], numeric, 1e-7 + rounding, 1e-4))
     return worst
+
+
+def _number(x: Any) -> float:
+    return x._data if isinstance(x, Value) else float(x)
 
 
 def _at(rule: Op, point: tuple[float, ...], params: dict[str, float]) -> str:

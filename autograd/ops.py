@@ -167,10 +167,16 @@ class Op:
     def _inputs(self, a: Value, b: Value | None) -> str:
         return ", ".join(repr(v._data) for v in (a, b) if v is not None)
 
-    def forward_error(self, error: BaseException, a: Value, b: Value | None) -> BaseException:
+    def forward_error(self, error: Exception, a: Value, b: Value | None) -> Exception:
         if str(error).startswith(self.name + ":"):
             return error  # already names the op (the built-ins' own checks)
-        return type(error)(f"{self.name}: {error} (input {self._inputs(a, b)})")
+        # A domain error reads as the op's own ("too small"); anything else says what was raised.
+        what = str(error) if isinstance(error, (ArithmeticError, ValueError)) else f"forward raised {error!r}"
+        message = f"{self.name}: {what} (input {self._inputs(a, b)})"
+        try:
+            return type(error)(message)
+        except Exception:  # an exception type whose constructor wants other arguments
+            return RuntimeError(message)
 
     def check_result(self, data: object, a: Value, b: Value | None) -> float:
         if _is_real(data):

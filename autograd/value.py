@@ -331,7 +331,7 @@ def _node(op: Op, a: Value, b: Value | None, params: dict[str, float] | None, da
                 data = forward(a._data, **params) if b is None else forward(a._data, b._data, **params)
         except OverflowError:  # math.exp and friends raise instead of returning inf
             data = _INF
-        except (ArithmeticError, ValueError) as error:
+        except Exception as error:  # a user's forward may raise anything: say which op, at which input
             raise op.forward_error(error, a, b) from error
         if type(data) is not float:
             data = op.check_result(data, a, b)

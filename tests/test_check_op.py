@@ -403,3 +403,14 @@ def test_kink_first_derivatives_match_torch() -> None:
         t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
         (expected,) = torch.autograd.grad(theirs(t), t)
         assert grad(ours)(0.0) == expected.item()
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e6, -1e6])
+def test_a_rule_1_percent_off_is_caught_on_an_op_with_large_values(offset: float) -> None:
+    """Rounding in large values limits what a tiny step can resolve: the step grows instead of
+    the tolerance, so 1% still fails (a tolerance scaled by |out| let 5% through at 1e6)."""
+    right = defop(fresh("offset_sin"), lambda x: offset + math.sin(x), lambda x, out, m: m.cos(x))
+    assert check_op(right).startswith(f"check_op '{right.name}': first and second derivatives match")
+    wrong = defop(fresh("offset_sin"), lambda x: offset + math.sin(x), lambda x, out, m: 1.01 * m.cos(x))
+    with pytest.raises(GradcheckError, match=rf"check_op '{wrong.name}': d out/d x at x = "):
+        check_op(wrong)

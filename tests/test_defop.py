@@ -762,3 +762,20 @@ def test_float_math_is_total_like_numpy(call: Callable[[], float], expected: flo
     got = call()
     assert type(got) is float
     assert (got != got) if expected != expected else got == expected
+
+
+def test_any_error_a_forward_raises_names_the_op_and_the_input() -> None:
+    op = defop(fresh("picky"), lambda x: [1.0][int(x > 5.0)], lambda x, out, m: 0.0, domain={"x": (0.0, 1.0)})
+    with pytest.raises(
+        IndexError,
+        match=rf"^{re.escape(op.name)}: forward raised IndexError\('list index out of range'\) \(input 7.0\)$",
+    ):
+        op(Value(7.0))
+
+
+def test_a_derivative_returning_a_non_number_is_blamed_by_name() -> None:
+    op = defop(fresh("holey"), lambda x: x * x, lambda x, out, m: 2.0 * x if x < 3.0 else None)
+    with pytest.raises(
+        TypeError, match=rf"^{re.escape(op.name)}: the derivative rule returned NoneType None for d out/d x at x = 4.0"
+    ):
+        op(Value(4.0)).backward()
