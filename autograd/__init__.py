@@ -18,8 +18,10 @@ from .calculus import GradcheckError, check_op, grad, gradcheck, value_and_grad
 from .compiler import CompileBranchError, Compiled, CompileError, compile, trace_invariant
 from .draw import GraphvizNotFoundError, draw, save_svg, to_svg
 from .explain import BackpropFrame, BackwardStep, backprop_frames, explain, explain_steps, save_backprop_html
+from .forward import ForwardStep, hessian, hvp, jvp
 from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .ops import OPS, FloatMath, Op, ValueMath, defop
+from .paths import GraphPath, PathCount, PathSum, count_paths, paths
 
 __all__ = [
     "OPS",
@@ -36,11 +38,16 @@ __all__ = [
     "CompileBranchError",
     "CompileError",
     "Compiled",
+    "ForwardStep",
     "GradcheckError",
+    "GraphPath",
     "GraphvizNotFoundError",
+    "PathCount",
+    "PathSum",
     "Value",
     "backprop_frames",
     "compile",
+    "count_paths",
     "detect_anomaly",
     "draw",
     "explain",
@@ -48,10 +55,14 @@ __all__ = [
     "grad",
     "gradcheck",
     "gradients",
+    "hessian",
+    "hvp",
     "is_grad_enabled",
+    "jvp",
     "leaves",
     "local_derivatives",
     "no_grad",
+    "paths",
     "save_backprop_html",
     "save_svg",
     "to_svg",

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import graphviz  # type: ignore[import-untyped]
 
 from .backward import local_derivatives, topological_order
 from .files import atomic_write_text
 from .value import Value
+
+if TYPE_CHECKING:
+    from .paths import GraphPath
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -33,6 +36,7 @@ _INNER_FILL = "#ffffff"
 _CURRENT_FILL = "#ffc94d"
 _SOURCE_FILL = "#ffefc2"
 _HIGHLIGHT_EDGE = "#d12a2a"
+_PATH_FILL = "#ffd9d4"  # a node on the highlighted path of `draw(root, highlight=path)`
 _DIM_TEXT = "#6b6b6b"
 
 _INSTALL_HELP = (
@@ -210,13 +214,18 @@ def build_digraph(
     source: int | None = None,
     edge: tuple[int, int] | None = None,
     caption: str | None = None,
+    path_nodes: Collection[int] = (),
+    path_edges: Collection[tuple[int, int]] = (),
 ) -> graphviz.Digraph:
     """The drawing of a graph given in topological order (shared by `draw` and the backward frames).
 
     `grads` overrides the gradients shown (None shows `?`, not known yet); `current` / `source` are
     positions of nodes to highlight and `edge` = (position of the op's node, input slot) the edge to
-    highlight; `caption` is a line of text above the drawing.
+    highlight; `caption` is a line of text above the drawing. `path_nodes` (positions) and
+    `path_edges` ((position of the op's node, input slot)) are a path drawn red and bold.
     """
+    bold = {"color": _HIGHLIGHT_EDGE, "penwidth": "2.5", "fontcolor": _HIGHLIGHT_EDGE}
+    path_ops = {i for i, _ in path_edges}  # the path passes through these nodes' ops (not its first node's)
     index = {v: i for i, v in enumerate(order)}  # lookups only: nothing is drawn in dict order
     g = graphviz.Digraph(name="chainrule")
     g.attr(rankdir=rankdir, bgcolor="white", nodesep="0.3", ranksep="0.35")
@@ -231,6 +240,8 @@ def build_digraph(
             fill = _CURRENT_FILL
         elif i == source:
             fill = _SOURCE_FILL
+        elif i in path_nodes:
+            fill = _PATH_FILL
         name = escape_label(names[i])
         if not v.label:  # a generated name: grey, so it does not pass for a label the user chose
             name = f'<FONT COLOR="{_DIM_TEXT}">{name}</FONT>'
@@ -239,7 +250,7 @@ def build_digraph(
             shown = v.grad if grads is None else grads[i]
             cells.append("grad ?" if shown is None else f"grad {fmt(shown)}")
         row = "".join(f"<TD>{c}</TD>" for c in cells)
-        border = "2" if i == current else "0"
+        border = "2" if i == current or i in path_nodes else "0"
         table = (
             f'<TABLE BORDER="{border}" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" BGCOLOR="{fill}">'
             f"<TR>{row}</TR></TABLE>"
@@ -247,16 +258,18 @@ def build_digraph(
         g.node(f"v{i}", label=f"<{table}>", shape="plaintext", margin="0")
         if v.is_leaf():
             continue
-        g.node(f"v{i}op", label=f"<{escape_label(op_text(v))}>", shape="circle", width="0.3", margin="0.02")
-        g.edge(f"v{i}op", f"v{i}")
+        on_path = {**bold, "fillcolor": _PATH_FILL, "style": "filled"} if i in path_ops else {}
+        op_label = f"<{escape_label(op_text(v))}>"
+        g.node(f"v{i}op", label=op_label, shape="circle", width="0.3", margin="0.02", **on_path)
+        g.edge(f"v{i}op", f"v{i}", **(bold if i in path_ops else {}))
         locals_ = local_derivatives(v) if edge_labels else ()
         for slot, x in enumerate(v.inputs):
             attrs: dict[str, str] = {}
             if edge_labels:
                 text = f"d{names[i]}/d{names[index[x]]} = {fmt(locals_[slot])}"
                 attrs["label"] = f"<{escape_label(text)}>"
-            if edge == (i, slot):
-                attrs.update(color=_HIGHLIGHT_EDGE, penwidth="2.5", fontcolor=_HIGHLIGHT_EDGE)
+            if edge == (i, slot) or (i, slot) in path_edges:
+                attrs.update(bold)
             g.edge(f"v{index[x]}", f"v{i}op", **attrs)
     return g
 
@@ -267,6 +280,7 @@ def draw(
     show_grad: bool = True,
     edge_labels: bool = False,
     max_nodes: int = 500,
+    highlight: GraphPath | None = None,
 ) -> graphviz.Digraph:
     """The computation graph of `root` as a `graphviz.Digraph` (displays inline in Jupyter).
 
@@ -275,6 +289,8 @@ def draw(
     writes each local derivative d out / d input on its edge. A graph of more than `max_nodes`
     Values, or whose long edges (a Value used far apart) would make its layout as slow as a graph
     of 10 x max_nodes nodes, raises ValueError instead of keeping Graphviz busy for minutes.
+    `highlight=path` (one of `autograd.paths(root, x).paths`) draws that path's nodes and edges red and
+    bold, with the path and its product of local derivatives as the caption.
     """
     where = "draw"
     order = graph_order(root, max_nodes, where)
@@ -283,7 +299,44 @@ def draw(
     check_flag(show_grad, "show_grad", where)
     check_flag(edge_labels, "edge_labels", where)
     check_layout(order, max_nodes, where, edge_labels)
-    return build_digraph(order, node_names(order), rankdir=rankdir, show_grad=show_grad, edge_labels=edge_labels)
+    names = node_names(order)
+    if highlight is None:
+        return build_digraph(order, names, rankdir=rankdir, show_grad=show_grad, edge_labels=edge_labels)
+    nodes, edges = _path_positions(order, highlight, where)
+    caption = f"path {' -> '.join(names[i] for i in nodes)}: product of local derivatives = {fmt(highlight.product)}"
+    return build_digraph(
+        order,
+        names,
+        rankdir=rankdir,
+        show_grad=show_grad,
+        edge_labels=edge_labels,
+        caption=caption,
+        path_nodes=frozenset(nodes),
+        path_edges=frozenset(edges),
+    )
+
+
+def _path_positions(order: Sequence[Value], path: object, where: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """A path's nodes as positions in `order`, and its edges as (position of the consumer, slot);
+    ValueError unless every edge is an edge of this graph."""
+    from .paths import GraphPath  # paths.py imports this module
+
+    if not isinstance(path, GraphPath):
+        raise TypeError(
+            f"{where}: highlight must be a path from autograd.paths(root, x).paths, got {type(path).__name__}"
+        )
+    index = {v: i for i, v in enumerate(order)}  # lookups only
+    nodes = [index.get(v, -1) for v in path.nodes]
+    inside = -1 not in nodes and len(path.slots) == len(nodes) - 1
+    if inside:
+        steps = zip(path.nodes[:-1], path.nodes[1:], path.slots, strict=True)
+        inside = all(0 <= slot < len(v.inputs) and v.inputs[slot] is u for u, v, slot in steps)
+    if not inside:
+        raise ValueError(
+            f"{where}: the highlighted path is not a path of this graph; take it from autograd.paths(root, x)"
+        )
+    edges = list(zip(nodes[1:], path.slots, strict=True))
+    return nodes, edges
 
 
 # ---- rendering --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import graphviz  # type: ignore[import-untyped]
 
@@ -29,6 +29,9 @@ from .draw import (
 )
 from .files import atomic_write_text
 from .value import Value
+
+if TYPE_CHECKING:
+    from .forward import ForwardStep
 
 # Frames redraw the whole graph once per step (about two steps per node), so they get a much
 # smaller default limit than `draw`: 50 nodes already make a page of ~100 drawings.
@@ -97,24 +100,55 @@ def _steps(order: Sequence[Value], names: Sequence[str]) -> list[BackwardStep]:
     return steps
 
 
-def explain_steps(root: Value) -> list[BackwardStep]:
-    """The backward pass of `root` as structured steps (what `explain` prints), with exact floats.
+def explain_steps(
+    root: Value, mode: str = "backward", *, wrt: Value | None = None
+) -> list[BackwardStep] | list[ForwardStep]:
+    """The backward pass of `root` as structured steps (what `explain` prints), with exact floats;
+    with `mode="forward", wrt=x` forward mode's steps (`autograd.forward.ForwardStep`).
 
     No size limit: the text grows linearly with the graph and needs no layout.
     """
     if not isinstance(root, Value):
         raise TypeError(f"explain: root must be a Value, got {type(root).__name__} {root!r}")
+    if mode == "forward":
+        from .forward import forward_steps  # forward mode and its narration live in autograd.forward
+
+        return forward_steps(root, wrt, "explain")
+    if mode != "backward":
+        raise ValueError(f"explain_steps: mode must be 'backward' or 'forward', got {mode!r}")
+    if wrt is not None:
+        raise TypeError('explain_steps: wrt= is only for mode="forward" (the backward pass gives every gradient)')
     order = topological_order(root)
     return _steps(order, node_names(order))
 
 
-def explain(root: Value) -> str:
+def explain(root: Value, mode: str = "backward", *, wrt: Value | None = None) -> str:
     """The backward pass of `root` as text, one line per chain-rule step, in the order it runs.
 
     e.g. `dL/da += dL/de * de/da = (-2.0)(1.0) = -2.0`. A node used several times gets a line with
     its gradient as the sum of its contributions. Nodes are named by label, else `n<position in
     topological_order>` (as in `draw`). Does not touch any `.grad`.
+
+    `mode="paths", wrt=x`: d root / d x as the sum over every path from x to root of the product of
+    the local derivatives on it, one line per path, then their sum, reverse mode's number and what
+    each way costs in multiplications (`autograd.paths`; at most 1000 paths are listed).
+
+    `mode="forward", wrt=x`: forward mode, the tangent dv/dx of every node v that depends on the leaf
+    x, in evaluation order, as the sum over v's inputs u of local x tangent: `dd/db = dd/db * db/db
+    = (2.0)(1.0) = 2.0`. The last line is d root / d x, the number `jvp` computes (`autograd.forward`).
     """
+    if mode == "forward":
+        return "\n".join(step.text for step in explain_steps(root, mode, wrt=wrt))
+    if mode == "paths":
+        from .paths import explain_paths  # paths.py imports this module
+
+        return explain_paths(root, wrt)
+    if mode != "backward":
+        raise ValueError(f"explain: mode must be 'backward', 'forward' or 'paths', got {mode!r}")
+    if wrt is not None:
+        raise TypeError(
+            'explain: wrt= is only for mode="forward" or "paths" (the backward pass gives every gradient at once)'
+        )
     return "\n".join(step.text for step in explain_steps(root))
 
 

@@ -15,12 +15,15 @@ from .losses import (
     softmax,
 )
 from .module import ACTIVATIONS, INITS, MLP, Layer, Module, Neuron, load_model
+from .viz import LayerDelta, LayerDeltas, layer_deltas
 
 __all__ = [
     "ACTIVATIONS",
     "INITS",
     "MLP",
     "Layer",
+    "LayerDelta",
+    "LayerDeltas",
     "Module",
     "Neuron",
     "binary_cross_entropy_with_logits",
@@ -30,6 +33,7 @@ __all__ = [
     "from_torch",
     "hinge_loss",
     "l2_penalty",
+    "layer_deltas",
     "load_model",
     "log_softmax",
     "mse_loss",

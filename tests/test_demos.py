@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -236,3 +238,104 @@ def test_digits_without_scikit_learn_exits_with_the_install_hint(
     assert exc.value.code == 2
     assert "pip install 'chainrule[demos]'" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+# ---- the delta recursion and vanishing gradients --------------------------------------------------------
+def test_delta_demo_prints_each_delta_and_g_next_to_the_engines_gradients(capsys: pytest.CaptureFixture[str]) -> None:
+    from demos import delta
+
+    assert delta.main([]) == 0
+    printed = capsys.readouterr().out
+    assert "y_hat = 2.162   slide: 2.162   ok" in printed
+    assert "G(1) = delta(1) o(0)^T = [[4.1832, 6.2748], [0.9296, 1.3944]]" in printed  # lecture 003
+    assert "theta'(s(2)) = tanh'(s(2)) = 1 - o(2)^2" in printed  # lecture 001's tanh network
+    mine = re.findall(r"^   G\((\d)\)\s+= (.*)$", printed, flags=re.M)
+    engine = re.findall(r"^   W\((\d)\)\.grad\s+= (.*?)   equal bit for bit$", printed, flags=re.M)
+    assert len(mine) == 5 and mine == engine  # 3 layers of lecture 001's network, 2 of lecture 003's
+    biases = re.findall(r"^   db\((\d)\)\s+= (.*)$", printed, flags=re.M)
+    assert biases == re.findall(r"^   b\((\d)\)\.grad\s+= (.*)$", printed, flags=re.M)
+    assert "MISMATCH" not in printed and printed.rstrip().endswith("all agree")
+
+
+def test_vanishing_demo_measures_each_layers_gradient_as_the_engine_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from demos import vanishing
+
+    argv = ["--depth", "4", "--width", "3", "--steps", "2", "--batch", "5", "--no-plot", "--out", str(tmp_path)]
+    results = vanishing.main(argv)
+    printed = capsys.readouterr().out
+    assert list(results) == ["sigmoid", "tanh", "relu"]
+    assert json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8")) == results
+    assert not list(tmp_path.glob("*.png"))
+    X, Y = vanishing.data(5, 0)
+    for name, r in results.items():
+        model = nn.MLP(2, [3, 3, 3, 1], activation=name, init="xavier", seed=0)
+        nn.mse_loss([model(x)[0] for x in X], Y).backward()
+        want = [math.sqrt(sum(w.grad**2 for n in layer.neurons for w in n.w)) for layer in model.layers]
+        assert r["init"] == pytest.approx(want, rel=1e-12)
+        assert len(r["trained"]) == 4 and r["trained"] != r["init"]
+        assert f"{name}: layer 1 / layer 4 at init = " in printed
+    rows = re.findall(r"^\s+(\d)((?:\s+\S+e[-+]\d\d){6})$", printed, flags=re.M)
+    assert [int(k) for k, _ in rows] == [1, 2, 3, 4]
+    for k, cells in rows:  # the table prints the measured numbers
+        numbers = [float(c) for c in cells.split()]
+        expected = [results[a][key][int(k) - 1] for a in results for key in ("init", "trained")]
+        assert numbers == pytest.approx(expected, rel=1e-3)
+
+
+def test_vanishing_demo_shows_sigmoids_gradient_shrinking_layer_by_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    from demos import vanishing
+
+    X, Y = vanishing.data(8, 0)
+    norms = {
+        a: vanishing.gradient_norms(nn.MLP(2, [8] * 9 + [1], activation=a, init="xavier", seed=0), X, Y)
+        for a in vanishing.ACTIVATIONS
+    }
+    assert norms["sigmoid"][0] < 1e-3 * norms["sigmoid"][-1]  # vanishes by orders of magnitude
+    assert norms["tanh"][0] > 0.1 * norms["tanh"][-1]
+    assert norms["relu"][0] > 0.01 * norms["relu"][-1]
+
+
+def test_vanishing_demo_plots_one_line_per_activation_at_the_asked_dpi(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'chainrule[demos]')")
+    from PIL import Image
+
+    from demos import vanishing
+
+    argv = ["--depth", "3", "--width", "2", "--steps", "1", "--batch", "3", "--dpi", "160", "--out", str(tmp_path)]
+    vanishing.main(argv)
+    png = tmp_path / "gradients.png"
+    assert png.read_bytes().startswith(MAGIC["png"]) and "gradients.png" in capsys.readouterr().out
+    with Image.open(png) as image:
+        assert round(image.info["dpi"][0]) == 160
+    vanishing.main([*argv[:-2], "--format", "svg", "--out", str(tmp_path)])
+    svg = (tmp_path / "gradients.svg").read_text(encoding="utf-8")
+    for text in ["sigmoid, at init", "tanh, after 1 steps", "relu, at init", "layer l", "d loss / d W(l)"]:
+        assert text in svg
+
+
+def test_vanishing_demo_runs_without_matplotlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from demos import vanishing
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    argv = ["--depth", "2", "--width", "2", "--steps", "1", "--batch", "2"]
+    assert set(vanishing.main([*argv, "--no-plot", "--out", str(tmp_path / "ok")])) == {"sigmoid", "tanh", "relu"}
+    with pytest.raises(SystemExit) as exc:
+        vanishing.main([*argv, "--out", str(tmp_path / "no")])
+    assert "--no-plot" in str(exc.value.code)
+
+
+def test_delta_and_vanishing_run_as_modules(tmp_path: Path) -> None:
+    for argv in (["-m", "demos.delta"], ["-m", "demos.vanishing", "--depth", "3", "--steps", "1", "--no-plot"]):
+        out = ["--out", str(tmp_path)] if "demos.vanishing" in argv else []
+        result = subprocess.run(
+            [sys.executable, *argv, *out], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == 0, result.stderr
