@@ -77,7 +77,7 @@ def _reference_sweep(root: Value, seed: Any, m: Any) -> dict[Value, Any]:
                 continue
             inputs = node.inputs
             if m is ValueMath:
-                locals_ = op.local(inputs, node, node._arg, m)
+                locals_ = _differentiable_locals(node, op)
             else:
                 locals_ = op.local(tuple(x._data for x in inputs), node._data, node._arg, m)
             for x, local in zip(inputs, locals_, strict=True):
@@ -209,6 +209,18 @@ def _sweep(root: Value, seed: float, want: dict[Value, Any] | None) -> None:
             _reset_scratch(root)
             raise
         _hand_out(inner, leaves, want)
+
+
+def _differentiable_locals(node: Value, op: Op) -> tuple[Any, ...]:
+    """The local derivatives as Values (the rule run on the nodes with ValueMath), or a TypeError
+    naming the op when its rule can only take numbers (math.exp instead of m.exp)."""
+    try:
+        return op.local(node.inputs, node, node._arg, ValueMath)
+    except TypeError as error:
+        raise TypeError(
+            f"{op.name}: its derivative rule cannot be differentiated again (create_graph, grad of grad): "
+            f"it works on numbers only. Write it with m (m.exp, m.where, ...) and arithmetic. ({error})"
+        ) from error
 
 
 def _hand_out(inner: list[Value], leaves: list[Value], want: dict[Value, Any] | None) -> None:

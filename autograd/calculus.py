@@ -103,7 +103,8 @@ def gradcheck(
     def at(i: int, delta: float) -> float:
         shifted = [Value(p + delta) if j == i else Value(p) for j, p in enumerate(point)]
         with no_grad():
-            return float(f(*shifted))
+            out = f(*shifted)
+            return out._data if isinstance(out, Value) else _to_float(out, "gradcheck: f's result")
 
     mismatches = []
     for i, a in enumerate(analytic):
@@ -228,7 +229,13 @@ def _check_second(rule: Op, point: tuple[float, ...], params: dict[str, float], 
     xs = [Value(x) for x in point]
     with enable_grad():  # the rule's graph is needed even when check_op runs inside no_grad()
         out = rule(*xs, **params)
-        firsts = rule.local(tuple(xs), out, params, ValueMath)
+        try:
+            firsts = rule.local(tuple(xs), out, params, ValueMath)
+        except TypeError as error:  # e.g. math.exp(x) in the rule: it refuses Values
+            raise GradcheckError(
+                f"{where}: the second derivative at {_at(rule, point, params)}: the derivative rule does not run "
+                f"on Values, so create_graph, grad(grad(f)) and compile cannot use it; write it with m: {error}"
+            ) from error
 
     worst = 0.0
     for j, dj in enumerate(firsts):

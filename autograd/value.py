@@ -111,62 +111,83 @@ class Value:
     # ---- ops: each is a registered row of autograd.ops --------------------------------------------
     # + and * compute their forward result here (as their rows do): the commonest ops skip a call.
     def __add__(self, other: Operand) -> Value:
-        if type(other) is not Value:
-            other = _lift(other, "+")
-        return _node(_ADD, self, other, None, self._data + other._data)
+        """self + other; d/dself = d/dother = 1."""
+        rhs: Value = other if type(other) is Value else _operand(other, "+")
+        if rhs is NotImplemented:  # an operand whose own type should take its turn (a numpy array)
+            return NotImplemented
+        return _node(_ADD, self, rhs, None, self._data + rhs._data)
 
     def __mul__(self, other: Operand) -> Value:
-        if type(other) is not Value:
-            other = _lift(other, "*")
-        return _node(_MUL, self, other, None, self._data * other._data)
+        """self * other; d/dself = other, d/dother = self."""
+        rhs: Value = other if type(other) is Value else _operand(other, "*")
+        if rhs is NotImplemented:  # an operand whose own type should take its turn (a numpy array)
+            return NotImplemented
+        return _node(_MUL, self, rhs, None, self._data * rhs._data)
 
     def __pow__(self, other: Operand) -> Value:
+        """self ** n (op `**`, n a constant: d/dx = n x^(n-1)) or self ** y (op `pow`, y a Value)."""
         if isinstance(other, Value):
             return _node(_POW, self, other, None)
+        if _defers(other, "**"):
+            return NotImplemented
         n = other if type(other) is float and _NINF < other < _INF else _to_float(other, "**")
         # x ** n runs its row's forward rule here, as + and * do: `/` and squared errors use it a lot.
         return _node(_POW_CONST, self, None, {"n": n}, _checked_pow(self._data, n))
 
     def abs(self) -> Value:
+        """|x|; d/dx = sign(x), and 0 at the kink x = 0."""
         return _node(_OPS["abs"], self, None, None)
 
     def exp(self) -> Value:
+        """e^x; d/dx = e^x."""
         return _node(_OPS["exp"], self, None, None)
 
     def log(self) -> Value:
+        """Natural log, for x > 0; d/dx = 1/x."""
         return _node(_OPS["log"], self, None, None)
 
     def sqrt(self) -> Value:
+        """Square root, for x >= 0; d/dx = 1 / (2 sqrt x), infinite at 0."""
         return _node(_OPS["sqrt"], self, None, None)
 
     def sin(self) -> Value:
+        """sin x; d/dx = cos x."""
         return _node(_OPS["sin"], self, None, None)
 
     def cos(self) -> Value:
+        """cos x; d/dx = -sin x."""
         return _node(_OPS["cos"], self, None, None)
 
     def tanh(self) -> Value:
+        """tanh x = (e^x - e^-x) / (e^x + e^-x); d/dx = 1 - tanh(x)^2."""
         return _node(_OPS["tanh"], self, None, None)
 
     def sigmoid(self) -> Value:
+        """s = 1 / (1 + e^-x); d/dx = s (1 - s)."""
         return _node(_OPS["sigmoid"], self, None, None)
 
     def relu(self) -> Value:
+        """max(x, 0); d/dx = 1 for x > 0, else 0 (0 at the kink x = 0)."""
         return _node(_OPS["relu"], self, None, None)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
+        """x for x > 0, else negative_slope * x; d/dx = 1 for x > 0, else negative_slope (also at 0)."""
         return _node(_OPS["leaky_relu"], self, None, {"negative_slope": _to_float(negative_slope, "leaky_relu")})
 
     def elu(self, alpha: float = 1.0) -> Value:
+        """x for x > 0, else alpha (e^x - 1); d/dx = 1 for x > 0, else alpha e^x (alpha at 0)."""
         return _node(_OPS["elu"], self, None, {"alpha": _to_float(alpha, "elu")})
 
     def gelu(self) -> Value:
+        """x Phi(x), Phi the standard normal CDF; d/dx = Phi(x) + x phi(x)."""
         return _node(_OPS["gelu"], self, None, None)
 
     def softplus(self) -> Value:
+        """log(1 + e^x), computed without overflow; d/dx = sigmoid(x)."""
         return _node(_OPS["softplus"], self, None, None)
 
     def erf(self) -> Value:
+        """The error function; d/dx = 2/sqrt(pi) e^(-x^2)."""
         return _node(_OPS["erf"], self, None, None)
 
     # ---- derived ops: one line each ---------------------------------------------------------------
@@ -174,9 +195,13 @@ class Value:
         return self * -1.0
 
     def __sub__(self, other: Operand) -> Value:
+        if not isinstance(other, Value) and _defers(other, "-"):
+            return NotImplemented
         return self + _negated(other)
 
     def __truediv__(self, other: Operand) -> Value:
+        if not isinstance(other, Value) and _defers(other, "/"):
+            return NotImplemented
         return self * _reciprocal(other, self)
 
     def __radd__(self, other: Operand) -> Value:
@@ -197,26 +222,75 @@ class Value:
     def __abs__(self) -> Value:
         return self.abs()
 
-    # ---- comparisons act on data; equality and hashing stay by identity --------------------------
+    # ---- comparisons act on the numbers; == and hashing are by identity ----------------------------
+    # `v < 3.0` compares numbers. `==` between Values is identity, so that Values can be dict keys and
+    # set members (gradients relies on it); `v == 3.0` would read as a number comparison but could not
+    # be one, so it raises and says what to write. `if v:` raises too: say `v.data != 0` or `v > 0`.
     def __lt__(self, other: Operand) -> bool:
+        if type(other) is not float and _defers(other, "<"):
+            return NotImplemented
         return _compare(self, "<", other, self._data < _data(other, "<"))
 
     def __le__(self, other: Operand) -> bool:
+        if type(other) is not float and _defers(other, "<="):
+            return NotImplemented
         return _compare(self, "<=", other, self._data <= _data(other, "<="))
 
     def __gt__(self, other: Operand) -> bool:
+        if type(other) is not float and _defers(other, ">"):
+            return NotImplemented
         return _compare(self, ">", other, self._data > _data(other, ">"))
 
     def __ge__(self, other: Operand) -> bool:
+        if type(other) is not float and _defers(other, ">="):
+            return NotImplemented
         return _compare(self, ">=", other, self._data >= _data(other, ">="))
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Value):
+            return self is other
+        if _is_real(other) or _is_scalar_array(other) or isinstance(other, TracedNumber):
+            raise TypeError(
+                f"Value == {other!r}: == between Values is identity (so Values work as dict keys and set "
+                f"members), so it cannot compare numbers; write v.data == {other!r} (or v.item() == ...)"
+            )
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
     __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            f"bool(Value): `if v:` and `v or ...` would not look at the number ({self._data!r}); "
+            "say what you mean: `if v.data != 0:`, `if v > 0:`, or `if v is not None:`"
+        )
+
+    # ---- the number, when asked for by name ---------------------------------------------------------
+    def item(self) -> float:
+        """The number this node holds, as a plain float (PyTorch's name; the same as `.data`)."""
+        return self.data
 
     def __float__(self) -> float:
         mode = _get_mode()
         if mode is not True and mode is not False:
             mode.convert(self, "float()")
-        return self._data
+        # math.exp(v), math.sin(v), ... come through here: a plain float would silently cut the graph.
+        raise TypeError(
+            f"float(Value) is refused: math.exp(v), math.sin(v) and the like go through it and would "
+            f"return a plain number with no gradient. For a differentiable op write v.exp(), v.sin(), "
+            f"...; for the number ({self._data!r}) write v.item() or v.data"
+        )
+
+    def __format__(self, spec: str) -> str:
+        """f"{v:.4f}" formats the number; f"{v}" shows the Value."""
+        return format(self.data, spec) if spec else str(self)
+
+    def __round__(self, ndigits: int | None = None) -> float:
+        """round(v, 3): the number, rounded (a plain number: no gradient flows through it)."""
+        return round(self.data, ndigits)
 
     def __repr__(self) -> str:
         parts = [f"data={self._data!r}", f"grad={self.grad!r}"]
@@ -264,6 +338,8 @@ def _to_float(x: object, where: str) -> float:
             ) from None
     elif isinstance(x, TracedNumber):  # a number read from a Value while a compiler traces
         return x.to_float(where)
+    elif _is_scalar_array(x):  # np.array(2.0) is a number
+        return _to_float(x.item(), where)  # type: ignore[attr-defined]
     else:
         raise TypeError(f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
     if not _NINF < f < _INF:
@@ -277,9 +353,32 @@ def _lift(x: object, op: str) -> Value:
         return Value(x)
     if isinstance(x, Value):
         return x
-    if _is_real(x) or isinstance(x, TracedNumber):
+    if _is_real(x) or isinstance(x, TracedNumber) or _is_scalar_array(x):
         return Value(_to_float(x, op))
     raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
+
+
+_REFLECTED = {"+": "__radd__", "*": "__rmul__", "-": "__rsub__", "/": "__rtruediv__", "**": "__rpow__"}
+
+
+def _defers(x: object, op: str) -> bool:
+    """Should `v op x` return NotImplemented, so that x's type takes its turn? Yes for numpy arrays
+    (then `v * array` is an object array of Values, as `array * v` is) and for a class of the user's
+    with the reflected method; no for numbers, 0-d arrays, and types that would only fail (str, list)."""
+    if _is_real(x) or isinstance(x, (Value, TracedNumber)) or _is_scalar_array(x):
+        return False
+    t = type(x)
+    return hasattr(t, "__array_ufunc__") or (t.__module__ != "builtins" and hasattr(t, _REFLECTED.get(op, "_")))
+
+
+def _operand(x: object, op: str) -> Any:
+    """`x` as the right operand of `v op x`: a Value, or NotImplemented when x's type should decide."""
+    return NotImplemented if _defers(x, op) else _lift(x, op)
+
+
+def _is_scalar_array(x: object) -> bool:
+    """A 0-d array (numpy's `np.array(2.0)`): a number in an array's clothing."""
+    return getattr(x, "ndim", None) == 0 and hasattr(x, "item") and not isinstance(x, Value)
 
 
 def _data(x: object, op: str) -> float:
@@ -290,6 +389,8 @@ def _data(x: object, op: str) -> float:
         return float(x)
     if isinstance(x, TracedNumber):
         return x.to_float(op)
+    if _is_scalar_array(x):
+        return _data(x.item(), op)  # type: ignore[attr-defined]
     raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
 
 

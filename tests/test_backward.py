@@ -143,7 +143,9 @@ def test_comparisons_act_on_data_and_return_bool() -> None:
     for result in (a < b, a <= b, b > a, b >= a, a < 1.5, a >= 1, 0.5 < a, 3 > b):  # noqa: SIM300
         assert result is True
     assert (a > b) is False
-    assert float(b) == 2.0
+    assert b.item() == 2.0 and b.data == 2.0
+    with pytest.raises(TypeError, match=r"float\(Value\) is refused: math.exp\(v\).*v.item\(\) or v.data"):
+        float(b)
 
 
 def test_repr_is_short_and_shows_what_is_set() -> None:

@@ -49,7 +49,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated
 def at(f: Fn, xs: Sequence[float]) -> float:
     """f at the point xs, on fresh leaves, recording no graph."""
     with no_grad():
-        return float(f(*[Value(x) for x in xs]))
+        return f(*[Value(x) for x in xs]).item()
 
 
 def moved(xs: Sequence[float], direction: Sequence[float], h: float) -> list[float]:
