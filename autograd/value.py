@@ -126,11 +126,16 @@ class Value:
 
     def __pow__(self, other: Operand) -> Value:
         """self ** n (op `**`, n a constant: d/dx = n x^(n-1)) or self ** y (op `pow`, y a Value)."""
-        if isinstance(other, Value):
+        if type(other) is float and _NINF < other < _INF:  # the common cases first
+            n = other
+        elif type(other) is int:
+            n = _to_float(other, "**")
+        elif isinstance(other, Value):
             return _node(_POW, self, other, None)
-        if _defers(other, "**"):
+        elif _defers(other, "**"):
             return NotImplemented
-        n = other if type(other) is float and _NINF < other < _INF else _to_float(other, "**")
+        else:
+            n = _to_float(other, "**")
         # x ** n runs its row's forward rule here, as + and * do: `/` and squared errors use it a lot.
         return _node(_POW_CONST, self, None, {"n": n}, _checked_pow(self._data, n))
 
@@ -195,12 +200,12 @@ class Value:
         return self * -1.0
 
     def __sub__(self, other: Operand) -> Value:
-        if not isinstance(other, Value) and _defers(other, "-"):
+        if type(other) is not float and not isinstance(other, Value) and _defers(other, "-"):
             return NotImplemented
         return self + _negated(other)
 
     def __truediv__(self, other: Operand) -> Value:
-        if not isinstance(other, Value) and _defers(other, "/"):
+        if type(other) is not float and not isinstance(other, Value) and _defers(other, "/"):
             return NotImplemented
         return self * _reciprocal(other, self)
 
