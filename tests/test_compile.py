@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import re
 import struct
@@ -69,7 +70,7 @@ def test_generated_code_is_written_from_the_op_table() -> None:
         return x.gelu() + x.softplus() + x.erf() + x**3
 
     c = autograd.compile(f, Value(0.3))
-    assert "= _F0(arg_0)  # gelu" in c.source and "_m_sigmoid(arg_0)" in c.source  # softplus' rule: m.sigmoid(x)
+    assert "(_F0(arg_0) + " in c.source and "_m_sigmoid(arg_0)" in c.source  # softplus' rule: m.sigmoid(x)
     assert "_m_erf(" in c.source and "_m_exp(" in c.source and "_m_pow(arg_0, 2.0)" in c.source
     assert same(replay(c, [-0.7])[1][0], eager(f, [-0.7])[1][0])
 
@@ -393,7 +394,7 @@ def test_source_is_readable_and_built_from_structure_only() -> None:
     src = c.source
     assert "def replay(" in src and "# ---- forward ----" in src and "# ---- backward" in src
     assert "input_0" in src and "weight_1_" in src and re.search(r"hidden_print_+hi_\d", src)
-    assert "# tanh" in src and "# *" in src and "# +" in src
+    assert "# tanh" in src and "# + (inline: * " in src  # single-use products fused into the sum's line
     assert "_F" in src and "math" not in src  # forward rules are the ops' own functions, bound as globals
     assert "import os" not in src and "print(" not in src and "λ" not in src
     for line in src.splitlines():  # every assignment target is a plain identifier
@@ -1116,3 +1117,258 @@ def test_what_a_traced_number_refuses_and_what_it_records() -> None:
     assert len(c.guards) == 5 and c(1.5) == 3.0
     with pytest.raises(CompileBranchError):
         c(2.5)
+
+
+# ---- forwards that branch, inlined; fusion; gradient sums ---------------------------------------------
+LEAKY = autograd.defop(
+    "test_compile_leaky", lambda x: x if x > 0 else 0.1 * x, lambda x, out, m: m.where(x > 0.0, 1.0, 0.1)
+)
+CLIP = autograd.defop(
+    "test_compile_clip", lambda x: min(max(x, -1.0), 1.0), lambda x, out, m: m.where(abs(x) < 1.0, 1.0, 0.0)
+)
+TRUTHY = autograd.defop(  # `if x:` asks bool(x), which (A if x else B) asks too: -0.0 and 0.0 are false
+    "test_compile_truthy", lambda x: x * 2.0 if x else 1.0, lambda x, out, m: m.where(x != 0.0, 2.0, 0.0)
+)
+
+
+def _forward_part(src: str) -> str:
+    return src.split("# ---- backward")[0].split("# ---- forward ----")[1]
+
+
+@pytest.mark.parametrize("op", [LEAKY, CLIP, TRUTHY, OPS["relu"], OPS["leaky_relu"]], ids=lambda op: op.name)
+def test_a_forward_that_branches_is_inlined_and_exact_on_both_sides_and_at_the_kink(op: autograd.Op) -> None:
+    """The float rule's `if` (or max/min) becomes `(A if C else B)`: the same comparison choosing the same
+    arithmetic, so the bits of eager mode on either side, at the kink, and at signed zeros."""
+
+    def f(x: Value) -> Value:
+        return op(x * 1.5) * x
+
+    c = autograd.compile(f, 0.5)
+    assert "_F" not in _forward_part(c.source) and " if " in _forward_part(c.source)
+    kinks = [0.0, -0.0, 1.0 / 1.5, -1.0 / 1.5, 5e-324, -5e-324]
+    for x in [-2.0, -0.3, 0.3, 2.0, *kinks, *(math.nextafter(k, s) for k in kinks for s in (-1.0, 1.0))]:
+        _same_bits(c, f, [x], [])
+
+
+def test_branches_of_a_forward_keep_every_operation_that_can_raise() -> None:
+    """A path that leaves out a division the float rule does (and that raises there) is not inlined:
+    the op is called, and the replay raises where eager raises."""
+    src = autograd.compiler.symbolic.forward_source
+    drops = autograd.defop(
+        "test_compile_drops", lambda x, y: (x / y, x)[1] * 2.0 if x > y else 0.0, lambda x, y, out, m: (2.0, 0.0)
+    )
+    keeps = autograd.defop(
+        "test_compile_keeps", lambda x, y: x / y if x > y else 0.0, lambda x, y, out, m: (1.0 / y, -out / y)
+    )
+    assert src(drops, "_F", ["a", "b"], None) == "_F(a, b)"
+    assert src(keeps, "_F", ["a", "b"], None) == "((a / b) if a > b else 0.0)"
+    c = autograd.compile(lambda x, y: drops(x, y), 1.0, 0.5)
+    assert c(1.0, 0.5) == 2.0
+    with pytest.raises(ZeroDivisionError):
+        c(1.0, 0.0)
+
+
+def test_forwards_that_cannot_be_read_with_symbols_are_called() -> None:
+    """Too many branches, a caught refusal, a result that is no number: the bound function is called."""
+    src = autograd.compiler.symbolic.forward_source
+
+    def stairs(x: float) -> float:
+        for step in (1.0, 2.0, 3.0, 4.0):  # four branch points on one path: more than MAX_BRANCHES
+            if x < step:
+                return step * x
+        return x
+
+    def careful(x: float) -> float:
+        try:
+            return math.exp(x)  # a symbol refuses float(): the rule must not carry on with 0.0
+        except Exception:  # noqa: BLE001
+            return 0.0
+
+    def exploring(x: float) -> float:
+        try:
+            return x if x > 0.0 else -x
+        except BaseException:  # noqa: BLE001 - swallows the exploration itself
+            return 0.0
+
+    def typed(x: float) -> float:
+        return 2.0 * x if isinstance(x, float) else 3.0 * x  # asks what x is: caught at the probes
+
+    def insists(x: float) -> float:
+        try:
+            if x > 0.0:
+                return x
+        except BaseException:  # noqa: BLE001, S110 - swallows the exploration, then asks again
+            pass
+        return x if x < 1.0 else 0.0
+
+    asked = itertools.count()
+
+    def fickle(x: float) -> float:  # a different question on every call: not a function of x alone
+        return x if (x > 0.0 if next(asked) % 2 else x < 1.0) else 0.0
+
+    rules = [stairs, careful, exploring, insists, fickle, typed, lambda x: x.real * 2.0]
+    rules.append(lambda x: x if x > -10.0 else True)  # a bool is no number
+    for i, rule in enumerate(rules):
+        op = autograd.defop(f"test_compile_called_{i}", rule, lambda x, out, m: 1.0)
+        assert src(op, "_F", ["a"], None) == "_F(a)", rule
+    assert src(OPS["elu"], "_F", ["a"], {"alpha": 1.0}) == "_F(a, alpha=1.0)"  # math.expm1 needs a number
+    assert src(OPS["abs"], "_F", ["a"], None) == "abs(a)"
+
+
+def test_an_integer_branch_result_is_a_float_as_in_eager() -> None:
+    step = autograd.defop("test_compile_step", lambda x: 1 if x > 0 else 0, lambda x, out, m: 0.0)
+    c = autograd.compile(lambda x: step(x) * 3.0 + x, 1.0)
+    assert "(1.0 if arg_0 > 0 else 0.0)" in c.source
+    for x in [-1.0, 0.0, 2.0]:
+        _same_bits(c, lambda x: step(x) * 3.0 + x, [x], [])
+
+
+def test_single_use_sums_and_products_fuse_into_one_line_with_eager_bits() -> None:
+    """An MLP neuron's `b + w0 x0 + w1 x1` is one expression (the same additions, left to right); values
+    the backward or a check reads keep their names; overflow inside a fused expression still raises."""
+    w = [Value(v, f"w{i}") for i, v in enumerate([0.3, -1.2, 0.7])]
+
+    def f(x: Value, y: Value) -> Value:
+        return (w[0] + w[1] * x + w[2] * y).relu() * x + (x * y).tanh()
+
+    c = autograd.compile(f, 0.5, 0.25)
+    assert re.search(r"= \(\(w0_\d+ \+ \(w1_\d+ \* arg_0\)\) \+ \(w2_\d+ \* arg_1\)\)  # \+ \(inline: ", c.source)
+    for point in [[0.5, 0.25], [-3.0, 2.0], [0.0, -0.0], [1e150, 1e-150]]:
+        _same_bits(c, f, point, w)
+    for p in w:
+        p.grad = 0.0
+    with pytest.raises(OverflowError):
+        c(1.5e308, 1.0)  # w1 * x overflows inside the fused expression: eager's error, nothing written
+    assert [p.grad for p in w] == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("uses", [3, 33, 100])
+def test_a_gradient_of_many_terms_is_summed_in_eager_order(uses: int) -> None:
+    """A parameter used by many nodes: its terms are added in one expression, left to right, in the
+    order eager's sweep adds them (more than 32 terms: continued on the next line)."""
+    w = Value(0.37, "w")
+    ks = [math.sin(i) * 3.0 for i in range(uses)]
+
+    def f(x: Value) -> Value:
+        total = x * 0.0
+        for k in ks:
+            total = total + (w * k + x).tanh()
+        return total
+
+    c = autograd.compile(f, 0.2)
+    for x in [0.2, -1.7, 3.0]:
+        _same_bits(c, f, [x], [w])
+
+
+# ---- writing gradients: eager's sum of a Value's terms, then one addition to .grad ----------------------
+def test_a_value_passed_twice_or_also_read_by_reference_gets_eagers_bits() -> None:
+    """Eager sums all of a Value's terms, then adds the sum to .grad once; a compiled function that is
+    handed the same Value twice (or a Value it also reads) lets eager do the call: the same bits."""
+    w = Value(0.7, "w")
+    c1 = autograd.compile(lambda x: x * w + x * 3.1, 0.5)
+    c2 = autograd.compile(lambda a, b: a * b + a * 1.7, 1.0, 2.0)
+    for start in [0.1, 0.3, -0.2, 1e-3]:
+        w.grad = start
+        out = w * w + w * 3.1
+        out.backward()
+        want = w.grad
+        w.grad = start
+        c1(w)
+        assert _bits(w.grad) == _bits(want)
+        x = Value(1.3)
+        x.grad = start
+        (x * x + x * 1.7).backward()
+        want = x.grad
+        x.grad = start
+        c2(x, x)
+        assert _bits(x.grad) == _bits(want)
+
+
+def test_a_zero_gradient_reaches_grad_as_eager_adds_it() -> None:
+    """Eager's sum of terms starts at 0.0, so a gradient of -0.0 arrives as 0.0: -0.0 stays -0.0 + 0.0."""
+    c = autograd.compile(lambda a: a * 0.0 * -1.0, 1.0)
+    y, z = Value(0.0), Value(0.0)
+    y.grad = z.grad = -0.0
+    (y * 0.0 * -1.0).backward()
+    c(z)
+    assert _bits(z.grad) == _bits(y.grad)
+
+
+def test_parameters_computed_outside_f_with_shared_leaves_go_through_eager() -> None:
+    p = Value(0.4, "p")
+    q = p * 2.0  # a node read by reference, its graph holding another Value f reads
+
+    def f(x: Value) -> Value:
+        return x * q + x * p
+
+    c = autograd.compile(f, 0.5)
+    for start in [0.0, 0.1, -0.3]:
+        p.grad = start
+        f(Value(0.9)).backward()
+        want = p.grad
+        p.grad = start
+        c(0.9)
+        assert _bits(p.grad) == _bits(want)
+
+
+def test_a_user_forward_that_gives_a_complex_raises_as_eager_even_under_abs() -> None:
+    root = autograd.defop("test_compile_root", lambda x: x**0.5, lambda x, out, m: 0.5 / out, domain={"x": (0.1, 4.0)})
+    c = autograd.compile(lambda x: abs(root(x)) + x, 4.0)
+    assert "_float((arg_0 ** 0.5))" in c.source
+    _same_bits(c, lambda x: abs(root(x)) + x, [9.0], [])
+    with pytest.raises(TypeError):
+        c(-4.0)  # eager: the forward must return a real number
+
+
+def test_a_value_passed_twice_still_raises_on_a_changed_branch() -> None:
+    c = autograd.compile(lambda a, b: a * b if a.data > 0.0 else a + b, 1.0, 2.0)
+    x = Value(-1.5)
+    with pytest.raises(CompileBranchError):
+        c(x, x)
+    assert x.grad == 0.0
+    y = Value(2.5)
+    assert c(y, y) == 6.25 and y.grad == 5.0
+    z = Value(1e200)
+    with pytest.raises(OverflowError):
+        c(z, z)  # eager's error, from eager itself
+    assert z.grad == 0.0
+
+
+def test_a_parameter_computed_outside_f_passes_its_gradient_on() -> None:
+    """One node read by reference whose graph holds nothing else f reads: its gradient goes on through
+    its own graph (eager's sweep does the same there), without running f eagerly."""
+    p = Value(0.4, "p")
+    q = p * 2.0
+
+    def f(x: Value) -> Value:
+        return (x * q).tanh()
+
+    c = autograd.compile(f, 0.5)
+    for start in [0.0, 0.1]:
+        p.grad = start
+        f(Value(0.9)).backward()
+        want = p.grad
+        p.grad = start
+        c(0.9)
+        assert _bits(p.grad) == _bits(want)
+
+
+def test_batch_with_a_value_twice_in_a_row_sums_eagers_gradients() -> None:
+    c = autograd.compile(lambda a, b: a * b + a * 1.7, 1.0, 2.0)
+    x, y = Value(1.3), Value(1.3)
+    total = c.batch([(x, x), (0.5, 0.25)])
+    out = y * y + y * 1.7
+    out.backward()
+    assert total == out.data + (0.5 * 0.25 + 0.5 * 1.7) and x.grad == y.grad
+
+
+def test_a_constants_gradient_is_checked_as_eager_checks_it() -> None:
+    """A constant's gradient is returned to no one, but eager checks it: here it overflows while the
+    parameter's does not. Its terms sit in the replay's finiteness check, which catches it."""
+    c = autograd.compile(lambda w: (w * 1e-300) * 1e10, 1.0)
+    assert "c_1_g =" not in c.source and "(t_2_g * arg_0)" in c.source
+    w = Value(1e300)
+    with pytest.raises(OverflowError, match="gradient"):
+        c(w)
+    assert w.grad == 0.0
+    _same_bits(c, lambda w: (w * 1e-300) * 1e10, [3.0], [])

@@ -20,6 +20,7 @@ import struct
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -29,6 +30,7 @@ from hypothesis import strategies as st
 
 import autograd
 from autograd import OPS, Value, detect_anomaly, gradients, local_derivatives, no_grad, topological_order
+from autograd.compiler import codegen
 
 # ---- the documented errors --------------------------------------------------------------------
 ERRORS = (ValueError, ZeroDivisionError, OverflowError)
@@ -443,6 +445,20 @@ def test_compiled_replay_of_random_dags_equals_eager_or_raises_its_error(
         return
     _replay_matches(c, f, traced)
     _replay_matches(c, f, xs)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    recipes(max_steps=40),
+    st.lists(leaf_values, min_size=N_LEAVES, max_size=N_LEAVES),
+    st.lists(leaf_values, min_size=N_LEAVES, max_size=N_LEAVES),
+)
+def test_compiled_replay_with_borrowed_gradients_equals_eager(
+    recipe: Recipe, traced: list[float], xs: list[float]
+) -> None:
+    """The same, with the code a large graph gets (gradients of + operands borrowed, not copied)."""
+    with mock.patch.object(codegen, "BORROW_ABOVE", -1):
+        test_compiled_replay_of_random_dags_equals_eager_or_raises_its_error.hypothesis.inner_test(recipe, traced, xs)
 
 
 BRANCHES: list[Callable[[Value, Value], bool]] = [

@@ -3,7 +3,8 @@ its forward pass and chain rule as generated Python written from the op table's 
 
 - `trace`: the observer that records nodes, reads of `.data`, and guards on data-dependent decisions.
 - `symbolic`: the rules read with symbols (`SourceMath`), giving source text.
-- `plan`: the trace as plain data; `codegen`: the generated function; `runtime`: calling it.
+- `plan`: the trace as plain data; `codegen`: the generated function (`fusion` decides which values
+  are written into their user's expression, `rolling` which runs become loops); `runtime`: calling it.
 """
 
 from __future__ import annotations

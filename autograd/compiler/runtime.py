@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..backward import gradients
+from ..backward import gradients, topological_order
 from ..modes import _mode
 from ..value import Value, _to_float
 from .codegen import _GuardFailed, generate
@@ -29,15 +29,25 @@ _Result = tuple[float, list[tuple[Value, float]]]  # the output, and (Value, gra
 def _write(pairs: Iterable[tuple[Value, float]]) -> None:
     for v, g in pairs:
         if v._a is None:
-            v.grad += g
+            v.grad += 0.0 + g  # eager's sum starts at 0.0: a -0.0 gradient reaches .grad as 0.0
         else:
-            v.backward(g)  # a node built before the call: on through its own graph, as eager does
+            v.backward(0.0 + g)  # a node built before the call: on through its own graph, as eager does
+
+
+def _independent(externals: list[Value]) -> bool:
+    """Whether the gradients of the Values f reads, each written on its own, are eager's: all leaves, or
+    one node (passing its gradient on through its own graph) whose graph holds none of the others."""
+    nodes = [v for v in externals if v._a is not None]
+    if not nodes:
+        return True
+    others = {id(v) for v in externals if v is not nodes[0]}
+    return len(nodes) == 1 and not any(id(v) in others for v in topological_order(nodes[0]))
 
 
 class Compiled:
     """`f` traced once and compiled to Python; call it like `f`, get the output's value as a float."""
 
-    __slots__ = ("_core", "_f", "_name", "_plan", "_source")
+    __slots__ = ("_core", "_ext_ids", "_f", "_leaves", "_name", "_plan", "_source", "_split")
 
     def __init__(self, f: Callable[..., Any], example_args: tuple[Any, ...]) -> None:
         self._f = f
@@ -49,6 +59,10 @@ class Compiled:
         # Our own generated text only (structure, op names, repr(float)); it defines `replay`, nothing else.
         exec(builtins.compile(self._source, f"<compiled {self._name}>", "exec"), env)  # noqa: S102
         self._core: Callable[..., Any] = env.pop("replay")
+        externals = self._plan.externals
+        self._leaves = all(v._a is None for v in externals)  # the common case: add into .grad directly
+        self._split = _independent(externals)
+        self._ext_ids = {id(v) for v in externals}
 
     # ---- calling ------------------------------------------------------------------------------------
     def _floats(self, args: Sequence[Any], where: str) -> list[float]:
@@ -66,18 +80,35 @@ class Compiled:
                 xs.append(_to_float(x, f"{where}: argument {i}"))
         return xs
 
+    def _direct(self, args: Sequence[Any]) -> bool:
+        """Whether the replay's gradients, each added on its own, are eager's bits. Eager sums all of a
+        Value's terms before adding them to .grad: a Value passed twice, or passed and also read by
+        reference, gets that sum only from eager; so does a node passed in (its graph may hold others)."""
+        if not args or not self._split:  # a training step's loss takes no arguments
+            return self._split
+        seen: set[int] = set()
+        for x in args:
+            if isinstance(x, Value):
+                if x._a is not None or not self._leaves or id(x) in self._ext_ids or id(x) in seen:
+                    return False
+                seen.add(id(x))
+        return True
+
     def _run(self, args: Sequence[Any], xs: list[float]) -> _Result:
         """One replay (or its eager fallback): the output and the gradients to add; nothing written."""
         try:
             out, arg_grads, ext_grads = self._core(*xs)
         except Exception as error:  # noqa: BLE001 - whatever stopped the replay, eager decides
             return self._recover(error, args)
+        if not self._direct(args):  # the guards held; eager sums each Value's terms its own way
+            return self._recover(None, args)
         pairs = [(v, g) for v, g in zip(args, arg_grads, strict=True) if isinstance(v, Value)]
         pairs.extend(zip(self._plan.externals, ext_grads, strict=True))
         return out, pairs
 
-    def _recover(self, error: Exception, args: Sequence[Any]) -> _Result:
-        """The replay stopped: run f eagerly. Its error wins; then a changed branch; else its results."""
+    def _recover(self, error: Exception | None, args: Sequence[Any]) -> _Result:
+        """The replay stopped (or was not run: `error` None): run f eagerly. Its error wins; then a
+        changed branch; else its results, each Value's gradient summed as eager sums it."""
         values = [x if isinstance(x, Value) else Value(x) for x in args]
         out = self._f(*values)
         wanted = list(dict.fromkeys([*(x for x in args if isinstance(x, Value)), *self._plan.externals]))
@@ -93,9 +124,32 @@ class Compiled:
         return out._data, list(zip(wanted, grads, strict=True))
 
     def __call__(self, *args: Any) -> float:
-        out, pairs = self._run(args, self._floats(args, f"compiled {self._name}"))
-        _write(pairs)
-        return out
+        xs = self._floats(args, f"compiled {self._name}")
+        try:
+            result, arg_grads, ext_grads = self._core(*xs)
+        except Exception as error:  # noqa: BLE001 - whatever stopped the replay, eager decides
+            if not isinstance(error, _GuardFailed) and not self._direct(args):
+                return self._eager(args)
+            result, pairs = self._recover(error, args)
+            _write(pairs)
+            return result
+        if not self._direct(args):
+            return self._eager(args)
+        if args:
+            _write((v, g) for v, g in zip(args, arg_grads, strict=True) if isinstance(v, Value))
+        if self._leaves:  # the training step's path: a loop over the parameters, nothing else
+            for v, g in zip(self._plan.externals, ext_grads, strict=True):
+                v.grad += 0.0 + g  # as _write
+        else:
+            _write(zip(self._plan.externals, ext_grads, strict=True))
+        return result  # type: ignore[no-any-return]
+
+    def _eager(self, args: Sequence[Any]) -> float:
+        """f and its backward, eagerly (the guards held, or eager's error wins): eager's bits for
+        Values whose gradient arrives more than one way (see `_direct`)."""
+        out = self._f(*[x if isinstance(x, Value) else Value(x) for x in args])
+        out.backward()
+        return out._data  # type: ignore[no-any-return]
 
     def batch(self, rows: Iterable[Sequence[Any]]) -> float:
         """Sum of f over rows of arguments, with gradients, as `sum(compiled(*row) for row in rows)` gives.
