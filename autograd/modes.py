@@ -53,6 +53,10 @@ class Observer:
     def convert(self, v: Value, how: str) -> None:
         """User code turned `v` into a plain number (`float(v)`, `round(v)`, ...)."""
 
+    def escape(self, what: str, writes: bool) -> None:
+        """User code calls an API the observer cannot watch: one that writes `.grad` (`writes`:
+        `backward()`, `zero_grad()`) or returns plain floats (`gradients(...)`), or copies a Value."""
+
 
 class TracedNumber:
     """Base of numbers an observer hands out for `.data`; the engine asks them before using one."""
@@ -61,6 +65,12 @@ class TracedNumber:
         """Called where the engine would turn this number into a float (Value(...), an operand)."""
         raise NotImplementedError
 
+
+# Checks that run, while a trace is under way anywhere, when user code reads a Value's number or
+# compares it outside any observer (e.g. in another thread): a tracer registers one to refuse the
+# Values of its own trace there, since it sees only its own thread. Empty, as almost always, it
+# costs a Value's `.data` one truth test.
+foreign_checks: list[Callable[[object], None]] = []
 
 Mode = "bool | Observer"
 _mode: contextvars.ContextVar[Any] = contextvars.ContextVar("autograd_mode", default=True)

@@ -109,4 +109,4 @@ CATALOG: list[OpCase] = [
 BY_NAME = {case.name.split("(")[0]: case for case in CATALOG}
 
 # Value methods that are not ops (so the meta-test knows they need no row).
-NOT_OPS = {"backward", "zero_grad", "detach", "is_leaf", "inputs", "arg", "params", "op", "data", "item"}
+NOT_OPS = {"backward", "zero_grad", "detach", "is_leaf", "inputs", "arg", "params", "op", "data", "item", "grad"}

@@ -83,6 +83,20 @@ ROWS = [
         autograd.DerivativeError,
         ("sqrt", "derivative is infinite at x = 0.0"),
     ),
+    Row(
+        "exponent's gradient at a negative base",
+        lambda: (Value(-2.0) ** Value(2.0)).backward(),
+        autograd.DerivativeError,
+        ("pow", "d out/d y", "undefined (nan)", "x = -2.0"),
+    ),
+    Row(
+        "math.exp of a Value",
+        lambda: math.exp(Value(1.0)),
+        TypeError,
+        ("float(Value) is refused", "v.exp()", "v.item()"),
+    ),  # type: ignore[arg-type]
+    Row("Value == a number", lambda: Value(1.0) == 1.0, TypeError, ("Value == 1.0", "identity", "v.data == 1.0")),
+    Row("if Value:", lambda: bool(Value(0.0)), TypeError, ("bool(Value)", "if v.data != 0:")),
     Row("op parameter a str", lambda: Value(1.0).leaky_relu("0.1"), TypeError, ("leaky_relu", "str", "real number")),  # type: ignore[arg-type]
     Row("op parameter nan", lambda: Value(1.0).elu(math.nan), ValueError, ("elu", "nan", "finite")),
     Row("backward seed a str", lambda: Value(1.0).backward("1"), TypeError, ("backward", "str", "real number")),  # type: ignore[arg-type]

@@ -19,6 +19,8 @@ import autograd
 import nn
 from autograd import OPS, CompileBranchError, CompileError, Value, no_grad
 
+_GRAD_PROPERTY, _DATA_PROPERTY = Value.__dict__["grad"], Value.__dict__["data"]
+
 
 def same(a: float, b: float) -> bool:
     """Equal to 1e-12 relative (the compiled code runs the same float operations as eager mode)."""
@@ -319,15 +321,20 @@ def test_uses_of_data_a_replay_cannot_follow_are_refused_at_compile_time(f: Call
         autograd.compile(f, 1.5)
 
 
-def test_printing_data_while_tracing_is_fine() -> None:
+def test_text_of_data_while_tracing_is_refused_but_fine_inside_trace_invariant() -> None:
+    # Text is a number in disguise: float(str(x.data)) > 0 would be an unseen decision (review r04).
+    for show in (str, repr, lambda d: f"{d}", lambda d: f"{d:.2f}", lambda d: format(d, ".3g")):
+        with pytest.raises(CompileError, match="print after the compiled call"):
+            autograd.compile(lambda x, show=show: x * 2.0 if float(show(x.data)) > 0 else -x, 1.5)
     seen: list[str] = []
 
     def f(x: Value) -> Value:
-        seen.append(f"{x.data:.2f} {x.data!r}")
+        with autograd.trace_invariant():  # the caller vouches: the text decides nothing
+            seen.append(f"{x.data:.2f} {x.data!r} {x}")
         return x * 2.0
 
     c = autograd.compile(f, 1.5)
-    assert seen == ["1.50 1.5"] and c(2.0) == 4.0
+    assert seen == ["1.50 1.5 Value(data=1.5, grad=0.0)"] and c(2.0) == 4.0
 
 
 # ---- errors on replay -------------------------------------------------------------------------------
@@ -1026,13 +1033,15 @@ def test_writes_to_data_and_calls_of_compiled_code_inside_f_are_refused() -> Non
         autograd.compile(lambda x: x * inner(3.0), 1.0)
 
 
-def test_traced_numbers_print_and_compute_and_are_plain_outside_the_trace() -> None:
+def test_traced_numbers_print_inside_trace_invariant_compute_and_are_plain_outside_the_trace() -> None:
     kept = []
 
     def f(x: Value) -> Value:
         d = x.data
         kept.append(d)
-        assert f"{d:.1f}" == "1.5" and str(d) == "1.5" and d.imag == 0.0 and d.conjugate() is d
+        with autograd.trace_invariant():
+            assert f"{d:.1f}" == "1.5" and str(d) == "1.5" and repr(d) == "1.5"
+        assert d.imag == 0.0 and d.conjugate() is d
         if (d - 1.0) * 2.0 // 1.0 % 2.0**1.0 >= abs(-d) / 3.0 + +d - d:
             return x * 2.0
         return x
@@ -1042,6 +1051,7 @@ def test_traced_numbers_print_and_compute_and_are_plain_outside_the_trace() -> N
     d = kept[0]
     assert float(d) == 1.5 and int(d) == 1 and round(d) == 2 and math.floor(d) == 1 and math.ceil(d) == 2
     assert math.trunc(d) == 1 and hash(d) == hash(1.5) and d * 2 == 3.0 and -d == -1.5 and bool(d)
+    assert str(d) == repr(d) == f"{d}" == "1.5"
     assert repr(c).startswith("<compiled f:")
 
 
@@ -1372,3 +1382,271 @@ def test_a_constants_gradient_is_checked_as_eager_checks_it() -> None:
         c(w)
     assert w.grad == 0.0
     _same_bits(c, lambda w: (w * 1e-300) * 1e10, [3.0], [])
+
+
+# ---- review: what tracing must refuse or see, and what a call must not write ------------------------
+def _bad_zero_grad_in_f(model: nn.MLP) -> Callable[[], Value]:
+    def loss_fn() -> Value:
+        model.zero_grad()
+        return (model([0.5, -0.2])[0] - 1.0) ** 2
+
+    return loss_fn
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda m, w: _bad_zero_grad_in_f(m), r"writes \.grad"),
+        (lambda m, w: lambda: (m([1.0, 2.0])[0] * w).relu(), None),  # the control: compiles
+        (lambda m, w: lambda: _set_grad(w, 0.0) * w, r"writes \.grad"),
+        (lambda m, w: lambda: (w * 2.0) * (w.grad + 1.0), r"reads \.grad"),
+        (lambda m, w: lambda: _backward_inside(w * 2.0), r"backward\(\), which writes"),
+        (lambda m, w: lambda: _zero_inside(w * 2.0), r"zero_grad\(\), which writes"),
+        (lambda m, w: lambda: _zero_all(w * 2.0), r"zero_grad\(\), which writes"),
+    ],
+)
+def test_f_that_writes_or_reads_grad_is_refused_and_changes_nothing(
+    make: Callable[..., Callable[[], Value]], message: str | None
+) -> None:
+    """Review r01, r02: a gradient written (or read) inside f would be written once, at compile time,
+    and skipped by every compiled call. Tracing refuses it, before anything is written."""
+    model, w = nn.MLP(2, [3, 1], seed=0), Value(2.0, "w")
+    for i, p in enumerate([*model.parameters(), w]):
+        p.grad = 0.5 + i
+    before = [p.grad for p in [*model.parameters(), w]]
+    if message is None:
+        autograd.compile(make(model, w))
+    else:
+        with pytest.raises(CompileError, match=message) as info:
+            autograd.compile(make(model, w))
+        assert "outside f" in str(info.value) or "cannot follow" in str(info.value)
+    assert [p.grad for p in [*model.parameters(), w]] == before
+    # the class is never patched: .grad is the same property before, during and after tracing
+    assert Value.__dict__["grad"] is _GRAD_PROPERTY and Value.__dict__["data"] is _DATA_PROPERTY
+
+
+def _set_grad(v: Value, g: float) -> Value:
+    v.grad = g
+    return v
+
+
+def _backward_inside(y: Value) -> Value:
+    y.backward()
+    return y
+
+
+def _zero_inside(y: Value) -> Value:
+    y.zero_grad()
+    return y
+
+
+def _zero_all(y: Value) -> Value:
+    autograd.zero_grad(y)
+    return y
+
+
+def test_other_threads_use_grad_freely_while_f_is_traced() -> None:
+    import threading
+
+    w, u = Value(0.5, "w"), Value(0.25, "u")
+    started, done = threading.Event(), threading.Event()
+
+    def f(x: Value) -> Value:
+        started.set()
+        done.wait(10)
+        return x * w
+
+    def trainer() -> None:
+        started.wait(10)
+        for _ in range(100):
+            (u * w).backward()  # another thread trains the same parameter: its .grad writes go through
+        done.set()
+
+    t = threading.Thread(target=trainer)
+    t.start()
+    c = autograd.compile(f, 1.0)
+    t.join()
+    assert w.grad == 100 * 0.25 and u.grad == 100 * 0.5
+    w.grad = 0.0
+    assert c(3.0) == 1.5 and w.grad == 3.0
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: x * autograd.gradients(x * x, [x])[0],
+        lambda x: x * autograd.grad(lambda t: t * t)(x),
+        lambda x: x * autograd.value_and_grad(lambda t: t * t)(x)[1],
+        lambda x: x * autograd.local_derivatives(x * x)[0],
+    ],
+)
+def test_apis_returning_plain_floats_are_refused_while_traced(f: Callable[[Value], Value]) -> None:
+    """Review r03: their floats would be baked into the replay as constants."""
+    with pytest.raises(CompileError, match="create_graph=True"):
+        autograd.compile(f, 1.0)
+
+
+def test_item_and_create_graph_gradients_are_followed() -> None:
+    def f(x: Value) -> Value:
+        (g,) = autograd.gradients(x * x, [x], create_graph=True)
+        return x * g if x.item() > 0 else -x
+
+    c = autograd.compile(f, 1.0)
+    assert c.guards == ["arg_0 > 0 is True"]
+    _same_bits(c, f, [3.0], [])
+    with pytest.raises(CompileBranchError):
+        c(-3.0)
+
+
+def test_copies_and_pickles_of_values_are_refused_while_traced_and_work_outside() -> None:
+    """Review r04: copy and pickle read the number directly, unseen by the tracer."""
+    import copy
+    import pickle
+
+    for make in (copy.copy, copy.deepcopy, lambda v: pickle.loads(pickle.dumps(v))):
+        with pytest.raises(CompileError, match="reads the number directly"):
+            autograd.compile(lambda x, make=make: x * make(x), 1.0)
+    a = Value(2.0, "a")
+    b = a * 3.0
+    b.backward()
+    shallow, deep, leaf = copy.copy(b), copy.deepcopy(b), pickle.loads(pickle.dumps(a))
+    assert (shallow.data, shallow.grad, shallow.inputs[0]) == (6.0, 1.0, a)
+    assert deep.data == 6.0 and deep.inputs[0] is not a and deep.inputs[0].grad == 3.0 and deep.op == "*"
+    assert (leaf.data, leaf.grad, leaf.label) == (2.0, 3.0, "a")
+
+
+def test_comparisons_with_bools_are_guarded_and_inexact_numbers_refused() -> None:
+    """Review r05: `x.data > False` is a decision; a Fraction no float equals cannot be a guard."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    def f(x: Value) -> Value:
+        return x * 2.0 if x.data > False else x * -1.0
+
+    c = autograd.compile(f, 0.5)
+    assert c.guards == ["arg_0 > 0 is True"]
+    with pytest.raises(CompileBranchError):
+        c(-1.0)
+    with pytest.raises(CompileError, match="no float equals"):
+        autograd.compile(lambda x: x * 2.0 if x.data >= Fraction(1, 3) else x, 0.5)
+    c = autograd.compile(lambda x: x * 2.0 if x.data >= Fraction(1, 2) else x, 0.75)  # exact: a guard
+    assert c.guards == ["arg_0 >= 0.5 is True"]
+    with pytest.raises(TypeError):
+        autograd.compile(lambda x: x * 2.0 if x.data >= Decimal("0.5") else x, 0.75)
+
+
+def test_work_on_fs_values_in_another_thread_is_refused() -> None:
+    """Review r06: the tracer sees only its own thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        for work in (lambda x: x.data > 0, lambda x: x > 0, lambda x, d=None: (x.data, x.item())):
+            with pytest.raises(CompileError, match="another thread"):
+                autograd.compile(lambda x, work=work: x * 2.0 if pool.submit(work, x).result() else -x, 1.0)
+        with pytest.raises(CompileError, match="another thread"):  # a number read in f, compared there
+            autograd.compile(lambda x: x * 2.0 if pool.submit(lambda d: d > 0, x.data).result() else -x, 1.0)
+        with pytest.raises(CompileError, match="another thread"):  # an op built there, used by f
+            autograd.compile(lambda x: pool.submit(lambda: x * 2.0).result() * x, 1.0)
+        w = Value(3.0, "w")  # a parameter read by another thread while f is traced: fine
+        c = autograd.compile(lambda x: x * w if pool.submit(lambda: w > 0 and w.data > 0).result() else -x, 1.0)
+    assert c(2.0) == 6.0
+
+
+def test_a_failed_call_or_batch_through_a_prebuilt_node_writes_nothing() -> None:
+    """Review r07: the node's own backward fails (sqrt at 0); nothing is written, not even to w."""
+    w, p = Value(2.0, "w"), Value(0.0, "p")
+    q = p.sqrt()
+    c = autograd.compile(lambda x: x * w + x * q, 1.0)
+    x = Value(3.0)
+    with pytest.raises(autograd.DerivativeError):
+        c(x)
+    with pytest.raises(autograd.DerivativeError):
+        c.batch([(1.0,), (2.0,)])
+    assert x.grad == w.grad == p.grad == 0.0
+
+
+def test_batch_leaves_the_grads_sequential_calls_leave_bit_for_bit() -> None:
+    """Review r08, r09: with .grad already nonzero, through a node built outside f, and with a Value
+    passed twice, `.batch(rows)` writes what calling row by row writes, bit for bit."""
+    import random
+
+    rng = random.Random(1)
+    w, p = Value(0.3, "w"), Value(0.7, "p")
+    q1 = p * 1.1
+    q2 = q1 * 1.3
+    for f, nargs in [
+        (lambda x: (x * w).tanh(), 1),
+        (lambda x: x * q1 + x * q2, 1),
+        (lambda x, y: (x * y).sin() + x * w, 2),
+    ]:
+        c = autograd.compile(f, *[1.0] * nargs)
+        shared = Value(1.234)
+        rows = [tuple(rng.uniform(-3, 3) for _ in range(nargs)) for _ in range(10)]
+        rows += [(shared,) * nargs, tuple(Value(rng.uniform(-1, 1)) for _ in range(nargs))]
+        results = []
+        for batched in (False, True):
+            for v in (w, p, shared):
+                v.grad = 0.1
+            total = c.batch(rows) if batched else sum(c(*row) for row in rows)
+            results.append([total, w.grad, p.grad, shared.grad])
+        assert [_bits(x) for x in results[0]] == [_bits(x) for x in results[1]]
+
+
+def test_a_compiled_call_inside_no_grad_returns_the_value_and_writes_nothing() -> None:
+    """Review r10: eager `f(x).backward()` under no_grad has no graph, so writes no parameter's grad."""
+    w = Value(0.5, "w")
+    c = autograd.compile(lambda x: (x * w).tanh(), 1.0)
+    x = Value(2.0)
+    with no_grad():
+        assert c(x) == (Value(2.0) * w).tanh().data
+        assert c.batch([(1.0,), (x,)]) == c(1.0) + c(2.0)
+    assert w.grad == x.grad == 0.0
+    c(x)
+    assert w.grad != 0.0
+
+
+def test_a_user_forward_returning_a_bool_or_str_raises_as_eager_does() -> None:
+    """Review r11: the replay checks a user forward's result as eager's Op.check_result does."""
+    weird = autograd.defop("review_weird", lambda x: (x > 10.0) or x, lambda x, out, m: 1.0)
+    texty = autograd.defop("review_texty", lambda x: "11.0" if x > 10.0 else x, lambda x, out, m: 1.0)
+    for op in (weird, texty):
+        c = autograd.compile(lambda x, op=op: op(x) * x, 1.0)
+        assert c(2.0) == 4.0
+        x = Value(11.0)
+        with pytest.raises(TypeError, match="forward must return a real number"):
+            c(x)
+        assert x.grad == 0.0
+
+
+def test_aliased_arguments_run_as_eager_and_python_state_is_the_documented_limit() -> None:
+    """Review r13: `x is y` at call time differs from the trace (fresh leaves): eager decides."""
+
+    def f(x: Value, y: Value) -> Value:
+        return x * 3.0 if x is y else x * y
+
+    c = autograd.compile(f, 1.0, 2.0)
+    v, u = Value(2.0), Value(2.0)
+    out = f(u, u)
+    out.backward()
+    assert c(v, v) == out.data and v.grad == u.grad == 3.0
+    w = Value(1.5, "w")
+    c = autograd.compile(lambda x: x * w if x is w else x * w * 2.0, 1.0)
+    assert c(w) == 2.25 and w.grad == 3.0  # passed and also read by reference: eager's result
+
+
+@pytest.mark.parametrize("loss", [nn.binary_cross_entropy_with_logits, nn.hinge_loss])
+def test_losses_take_value_targets_inside_compiled_f(loss: Callable[..., Value]) -> None:
+    """Review r14: a Value target is compared (guards) and multiplied as a Value."""
+    w = Value(0.3, "w")
+
+    def f(x: Value, y: Value) -> Value:
+        return loss([x * w], [y])
+
+    c = autograd.compile(f, 1.0, 1.0)
+    for x, y in [(2.0, 1.0), (-1.5, 1.0)]:
+        _same_bits(c, f, [x, y], [w])
+    bad = 1.5 if loss is nn.binary_cross_entropy_with_logits else 0.0
+    w.grad = 0.0
+    with pytest.raises(ValueError, match="must be"):
+        c(2.0, bad)
+    assert w.grad == 0.0

@@ -509,3 +509,53 @@ def test_compiled_branches_on_data_replay_exactly_or_raise_a_branch_error(
     vs = [Value(x) for x in xs]
     got = [c(*vs), *(v.grad for v in vs), w.grad]
     assert _bits(got) == _bits(want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    recipes(max_steps=30),
+    st.lists(st.lists(leaf_values, min_size=N_LEAVES, max_size=N_LEAVES), min_size=1, max_size=4),
+    st.floats(-2.0, 2.0),
+    st.sampled_from(["floats", "values", "aliased"]),
+)
+def test_compiled_batch_writes_what_row_by_row_calls_write_or_nothing(
+    recipe: Recipe, rows: list[list[float]], start: float, how: str
+) -> None:
+    """`.batch(rows)` leaves every .grad (already nonzero, a parameter's too) as calling row by row
+    leaves it, bit for bit; when a row fails, nothing is written."""
+    w = Value(0.75, "w")
+
+    def f(*leaves: Value) -> Value:
+        return output(run(recipe, [leaves[0] * w, *leaves[1:]], on_values))  # type: ignore[no-any-return]
+
+    try:
+        c = autograd.compile(f, *rows[0])
+    except ERRORS:
+        return
+    shared = Value(rows[0][0])
+    args: list[tuple[Any, ...]] = [tuple(row) for row in rows]
+    if how == "values":
+        args = [tuple(Value(x) for x in row) for row in rows]
+    elif how == "aliased":
+        args[0] = (shared,) * N_LEAVES
+    watched = [w, shared, *(x for row in args for x in row if isinstance(x, Value))]
+    for v in watched:
+        v.grad = start
+    try:
+        want: list[float] | None = [sum(c(*row) for row in args)]
+    except (*ERRORS, autograd.CompileBranchError):
+        want = None
+    after = [v.grad for v in watched]
+    for v in watched:
+        v.grad = start
+    if want is None:
+        with pytest.raises((*ERRORS, autograd.CompileBranchError)):
+            c.batch(args)
+        assert all(v.grad == start for v in watched)  # a failed batch writes nothing
+        return
+    try:
+        got = [c.batch(args)]
+    except OverflowError:  # the batch checks the gradients it would write; calls write inf
+        assert not all(math.isfinite(g) for g in after)
+        return
+    assert _bits(got + [v.grad for v in watched]) == _bits(want + after)

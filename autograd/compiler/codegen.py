@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 from ..ops import _OPS, ADD, MUL, Op
+from ..value import _is_real
 from .fusion import fusable
 from .plan import Plan
 from .rolling import Run, _keys, find_runs
@@ -48,6 +49,15 @@ class _GuardFailed(Exception):
     def __init__(self, index: int) -> None:
         super().__init__(index)
         self.index = index
+
+
+def _real(x: object) -> float:
+    """What eager's `Op.check_result` accepts from a user's forward (a real number, not a bool), as a float."""
+    if type(x) is float:
+        return x
+    if _is_real(x):
+        return float(x)
+    raise TypeError(f"forward returned {type(x).__name__} {x!r}, not a real number")  # eager then names the op
 
 
 class _NonFinite(Exception):
@@ -87,7 +97,7 @@ class _Writer:
         self.plan = plan
         self.env: dict[str, Any] = {"_inf": float("inf"), "_nan": float("nan"), "_GuardFailed": _GuardFailed}
         self.env["_NonFinite"] = _NonFinite
-        self.env["_float"] = float
+        self.env["_float"] = _real
         self.env.update(MATH_GLOBALS)
         self.fnames: dict[Any, str] = {}
         self.runs = find_runs(plan)

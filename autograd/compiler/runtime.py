@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..backward import gradients, topological_order
+from ..backward import _sweep, topological_order
 from ..modes import _mode
 from ..value import Value, _to_float
 from .codegen import _GuardFailed, generate
@@ -26,12 +26,19 @@ __all__ = ["Compiled", "compile"]
 _Result = tuple[float, list[tuple[Value, float]]]  # the output, and (Value, gradient) pairs to add
 
 
-def _write(pairs: Iterable[tuple[Value, float]]) -> None:
+def _updates(pairs: Iterable[tuple[Value, float]]) -> list[tuple[Value, float]]:
+    """Each gradient to add, in order, computed before anything is written: a leaf's own (eager's sum
+    starts at 0.0: a -0.0 gradient reaches .grad as 0.0); for a node built before the call, every
+    gradient its own backward would add through its graph. Raises (writing nothing) where that does."""
+    out: list[tuple[Value, float]] = []
     for v, g in pairs:
         if v._a is None:
-            v.grad += 0.0 + g  # eager's sum starts at 0.0: a -0.0 gradient reaches .grad as 0.0
+            out.append((v, 0.0 + g))
         else:
-            v.backward(0.0 + g)  # a node built before the call: on through its own graph, as eager does
+            found: dict[Value, Any] = dict.fromkeys(topological_order(v), 0.0)
+            _sweep(v, _to_float(0.0 + g, "backward"), found)  # v.backward(g)'s sweep, writing nothing
+            out.extend(found.items())
+    return out
 
 
 def _independent(externals: list[Value]) -> bool:
@@ -97,22 +104,28 @@ class Compiled:
     def _run(self, args: Sequence[Any], xs: list[float]) -> _Result:
         """One replay (or its eager fallback): the output and the gradients to add; nothing written."""
         try:
-            out, arg_grads, ext_grads = self._core(*xs)
+            replay = self._core(*xs)
         except Exception as error:  # noqa: BLE001 - whatever stopped the replay, eager decides
             return self._recover(error, args)
-        if not self._direct(args):  # the guards held; eager sums each Value's terms its own way
+        return self._finish(args, replay)
+
+    def _finish(self, args: Sequence[Any], replay: tuple[float, Any, Any]) -> _Result:
+        """The updates of a replay that passed its checks (or, where eager sums a Value's terms its own
+        way, of eager's backward: see `_direct`)."""
+        out, arg_grads, ext_grads = replay
+        if not self._direct(args):
             return self._recover(None, args)
         pairs = [(v, g) for v, g in zip(args, arg_grads, strict=True) if isinstance(v, Value)]
         pairs.extend(zip(self._plan.externals, ext_grads, strict=True))
-        return out, pairs
+        return out, _updates(pairs)
 
     def _recover(self, error: Exception | None, args: Sequence[Any]) -> _Result:
-        """The replay stopped (or was not run: `error` None): run f eagerly. Its error wins; then a
-        changed branch; else its results, each Value's gradient summed as eager sums it."""
-        values = [x if isinstance(x, Value) else Value(x) for x in args]
-        out = self._f(*values)
-        wanted = list(dict.fromkeys([*(x for x in args if isinstance(x, Value)), *self._plan.externals]))
-        grads = gradients(out, wanted)
+        """The replay stopped (or was not used: `error` None): run f and its backward eagerly, writing
+        nothing. Eager's error wins; then a changed branch; else eager's output and the gradients its
+        backward adds, node by node."""
+        out = self._f(*[x if isinstance(x, Value) else Value(x) for x in args])
+        found: dict[Value, Any] = dict.fromkeys(topological_order(out), 0.0)
+        _sweep(out, 1.0, found)  # out.backward()'s sweep, storing instead of adding
         if isinstance(error, _GuardFailed):
             plan = self._plan
             outcome = plan.guards[error.index][4]
@@ -121,57 +134,57 @@ class Compiled:
                 f"`{plan.describe_guard(error.index)}` was {outcome} when traced and is {not outcome} now. "
                 f"Call {self._name} eagerly for such inputs, or compile it again"
             ) from None
-        return out._data, list(zip(wanted, grads, strict=True))
+        return out._data, list(found.items())
 
     def __call__(self, *args: Any) -> float:
         xs = self._floats(args, f"compiled {self._name}")
+        if _mode.get() is False:  # inside no_grad(): f's output is a leaf, whose backward writes nothing
+            return self._run(args, xs)[0]
         try:
-            result, arg_grads, ext_grads = self._core(*xs)
+            replay = self._core(*xs)
         except Exception as error:  # noqa: BLE001 - whatever stopped the replay, eager decides
-            if not isinstance(error, _GuardFailed) and not self._direct(args):
-                return self._eager(args)
-            result, pairs = self._recover(error, args)
-            _write(pairs)
-            return result
-        if not self._direct(args):
-            return self._eager(args)
-        if args:
-            _write((v, g) for v, g in zip(args, arg_grads, strict=True) if isinstance(v, Value))
-        if self._leaves:  # the training step's path: a loop over the parameters, nothing else
-            for v, g in zip(self._plan.externals, ext_grads, strict=True):
-                v.grad += 0.0 + g  # as _write
+            result, updates = self._recover(error, args)
         else:
-            _write(zip(self._plan.externals, ext_grads, strict=True))
-        return result  # type: ignore[no-any-return]
-
-    def _eager(self, args: Sequence[Any]) -> float:
-        """f and its backward, eagerly (the guards held, or eager's error wins): eager's bits for
-        Values whose gradient arrives more than one way (see `_direct`)."""
-        out = self._f(*[x if isinstance(x, Value) else Value(x) for x in args])
-        out.backward()
-        return out._data  # type: ignore[no-any-return]
+            if self._leaves and self._direct(args):  # the training step's path: nothing else to do
+                result, arg_grads, ext_grads = replay
+                if args:
+                    for v, g in zip(args, arg_grads, strict=True):
+                        if isinstance(v, Value):
+                            v._grad += 0.0 + g  # as _updates
+                for v, g in zip(self._plan.externals, ext_grads, strict=True):
+                    v._grad += 0.0 + g
+                return result  # type: ignore[no-any-return]
+            result, updates = self._finish(args, replay)
+        for v, g in updates:  # computed in full before the first write
+            v._grad += g
+        return result
 
     def batch(self, rows: Iterable[Sequence[Any]]) -> float:
-        """Sum of f over rows of arguments, with gradients, as `sum(compiled(*row) for row in rows)` gives.
-        If any row fails, no gradient of the batch is written."""
+        """Sum of f over rows of arguments, with gradients: the total `compiled(*row)` row by row
+        returns (summed from 0.0, row by row), and each `.grad` what those calls leave, bit for bit
+        (the additions are eager's, in the same order). Nothing is written unless every row succeeds
+        and every gradient it would write is finite. Inside no_grad() it writes no gradient."""
         rows = [tuple(row) for row in rows]
         where = f"compiled {self._name}.batch"
         for i, row in enumerate(rows):
             if len(row) != self._plan.nargs:
                 raise TypeError(f"{where}: row {i} has {len(row)} arguments, f takes {self._plan.nargs}")
         total = 0.0
-        sums: dict[Value, float] = {}
+        grads: dict[Value, float] = {}  # each Value's .grad as the calls so far would have left it
         for row in rows:
-            out, pairs = self._run(row, self._floats(row, where))
+            out, updates = self._run(row, self._floats(row, where))
             total += out
-            for v, g in pairs:
-                sums[v] = sums.get(v, 0.0) + g
-        if not all(-math.inf < g < math.inf for g in sums.values()):
+            for v, g in updates:
+                grads[v] = grads.get(v, v._grad) + g
+        if _mode.get() is False:
+            return total
+        if not all(-math.inf < g < math.inf for v, g in grads.items() if -math.inf < v._grad < math.inf):
             raise OverflowError(
                 f"{where}: the gradients summed over the rows are not finite; no gradient was written. "
                 "Call the compiled function row by row to find the row"
             )
-        _write(sums.items())
+        for v, g in grads.items():
+            v._grad = g
         return total
 
     # ---- looking inside -----------------------------------------------------------------------------

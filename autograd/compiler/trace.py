@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..modes import Observer, TracedNumber, _mode, observing
+from ..backward import topological_order
+from ..modes import Observer, TracedNumber, _mode, foreign_checks, observing
 from ..ops import Op
 from ..value import Value, _to_float
 from .errors import CompileError, _invariant
@@ -90,10 +91,30 @@ class Trace:
         """The key of `v`; a Value not seen yet was made outside f's ops: read by reference (or, if
         nothing outside the trace holds it once f is done, a constant; see `_settle_outsiders`)."""
         k = self.key.get(v)
-        return self.add(v, EXT) if k is None else k
+        if k is not None:
+            return k
+        if v._a is not None:  # a node built outside the trace: from none of f's Values, or unseen work
+            for x in topological_order(v):
+                kx = self.key.get(x)
+                if kx is not None and self.kinds[kx] != EXT:
+                    raise CompileError(
+                        "compile: f uses a node built from f's Values in another thread (or context); "
+                        "the tracer sees only f's own thread. Build it in f's thread"
+                    )
+        return self.add(v, EXT)
 
     def live(self) -> bool:
-        return self.active and threading.get_ident() == self.thread and not _invariant.get()
+        """Whether a decision on this trace's numbers is recorded now: during the trace, in its thread,
+        outside trace_invariant. Used from another thread during the trace, a number refuses."""
+        if not self.active:
+            return False
+        if threading.get_ident() != self.thread:
+            raise CompileError(
+                "compile: a number read from a Value's .data while f is traced was used in another thread; "
+                "the tracer sees only f's own thread. Do that work in f's thread (ops built in other "
+                "threads are not recorded either)"
+            )
+        return not _invariant.get()
 
     def expr(self, x: object) -> Expr | None:
         """The expression of a compared or combined operand; None if it is not a number."""
@@ -103,7 +124,9 @@ class Trace:
             return ("k", self.known(x))
         if type(x) is float or type(x) is int:
             return ("c", x)
-        if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        if type(x) is bool:  # True > 0.5 compares 1 with 0.5
+            return ("c", int(x))
+        if isinstance(x, numbers.Real):
             return ("c", float(x))
         return None
 
@@ -111,6 +134,10 @@ class Trace:
         if right is None or (left[0] == "c" and right[0] == "c"):
             return  # not a decision on traced data
         self.guards.append((len(self.values), left, op, right, bool(outcome)))
+
+
+def _show(x: object) -> str:
+    return f"a number read from .data ({x._x!r})" if isinstance(x, Traced) else repr(x)
 
 
 def _refuse(what: str) -> CompileError:
@@ -137,6 +164,8 @@ class Traced(TracedNumber):
         other_x = other._x if isinstance(other, Traced) else other._data if isinstance(other, Value) else other
         if not isinstance(other_x, (int, float, numbers.Real)):
             return NotImplemented
+        if type(other_x) not in (int, float, bool) and self._trace.live() and float(other_x) != other_x:
+            raise _refuse(f"compares a number read from a Value's .data with {other_x!r}, which no float equals")
         outcome = _COMPARE[op](self._x, other_x)
         if self._trace.live():
             self._trace.guard(self._expr, op, self._trace.expr(other), outcome)
@@ -246,13 +275,17 @@ class Traced(TracedNumber):
     def conjugate(self) -> Traced:
         return self
 
+    # Text of the number is a number in disguise (`float(str(v.data))`): refused while traced.
     def __repr__(self) -> str:
+        self._convert("repr() (printing inside f: print after the compiled call instead)")
         return repr(self._x)
 
     def __str__(self) -> str:
+        self._convert("str() or print (printing inside f: print after the compiled call instead)")
         return str(self._x)
 
     def __format__(self, spec: str) -> str:
+        self._convert("format() or an f-string (printing inside f: print after the compiled call instead)")
         return format(self._x, spec)
 
     def __neg__(self) -> Any:
@@ -318,7 +351,7 @@ class Tracer(Observer):
         return Traced(t, ("k", t.known(v)), v._data)
 
     def write(self, v: Value, x: Any) -> None:
-        raise _refuse(f"assigns {x!r} to a Value's .data while it is traced")
+        raise _refuse(f"assigns {_show(x)} to a Value's .data while it is traced")
 
     def compare(self, v: Value, op: str, other: Any, outcome: bool) -> None:
         t = self.trace
@@ -328,6 +361,59 @@ class Tracer(Observer):
     def convert(self, v: Value, how: str) -> None:
         if self.trace.live():
             raise _refuse(f"converts a Value ({v._data!r}) to a plain number with {how}")
+
+    def escape(self, what: str, writes: bool) -> None:
+        if writes:
+            raise CompileError(
+                f"compile: f {what} while it is traced; the compiled call would skip that write. "
+                "Zero gradients outside f (before each compiled call: the compiled call adds the "
+                "gradients of f's output itself, as f(...).backward() would), and take derivatives "
+                "inside f with gradients(..., create_graph=True)"
+            )
+        if self.trace.live():
+            raise _refuse(
+                f"{what}; a replay would keep the numbers of this one trace. For derivatives inside "
+                "f use gradients(..., create_graph=True), which returns Values"
+            )
+
+
+# ---- while tracing: f's Values guarded against other threads ------------------------------------------
+# The tracer sees only its own thread. While a trace is under way, a check registered with
+# `modes.foreign_checks` refuses, in any other thread, reading the number of or comparing a Value that
+# f made (an argument or a node of the trace). `.grad` needs no such check: reading or writing it
+# inside f goes through the Observer (`escape`), and other threads use it freely.
+_watch_lock = threading.Lock()
+_tracing: list[Trace] = []  # the traces under way, in any thread
+
+
+def _foreign(v: object) -> None:
+    """Refuse a Value of a trace under way in another thread (an argument or node f made)."""
+    for t in _tracing:
+        k = t.key.get(v) if isinstance(v, Value) else None
+        if k is not None and t.kinds[k] != EXT and t.thread != threading.get_ident():
+            raise CompileError(
+                "compile: a Value that f made while traced was used in another thread; the tracer sees "
+                "only f's own thread. Do that work (reads of .data, comparisons, ops) in f's thread"
+            )
+
+
+class _watching:
+    """Registers the foreign-thread check while `trace` is under way (in any thread)."""
+
+    def __init__(self, t: Trace) -> None:
+        self.t = t
+
+    def __enter__(self) -> None:
+        with _watch_lock:
+            _tracing.append(self.t)
+            if _foreign not in foreign_checks:
+                foreign_checks.append(_foreign)
+
+    def __exit__(self, *exc: object) -> None:
+        with _watch_lock:
+            _tracing.remove(self.t)
+            if not _tracing:
+                foreign_checks.remove(_foreign)
 
 
 def trace(f: Callable[..., Any], example_args: tuple[Any, ...]) -> tuple[Trace, int]:
@@ -341,7 +427,7 @@ def trace(f: Callable[..., Any], example_args: tuple[Any, ...]) -> tuple[Trace, 
         t.add(leaf, ARG)
         leaves.append(leaf)
     try:
-        with observing(Tracer(t)):
+        with _watching(t), observing(Tracer(t)):
             out = f(*leaves)
     finally:
         t.active = False
