@@ -15,6 +15,7 @@ import numbers
 from typing import TYPE_CHECKING, Any, SupportsFloat, TypeAlias, TypeGuard
 
 from .modes import TracedNumber, _mode
+from .modes import foreign_checks as _FOREIGN
 
 if TYPE_CHECKING:
     from .ops import Op
@@ -38,10 +39,10 @@ class Value:
 
     # _g and _n are scratch space for a backward sweep (gradient so far, uses not yet processed);
     # they are 0 outside a sweep. Keeping them on the node avoids a dict lookup per edge.
-    __slots__ = ("_data", "grad", "_op", "label", "_a", "_b", "_arg", "_g", "_n")
+    __slots__ = ("_data", "_grad", "_op", "label", "_a", "_b", "_arg", "_g", "_n")
 
     _data: float
-    grad: float
+    _grad: float
     _op: Op | None
     label: str
     _a: Value | None
@@ -55,7 +56,7 @@ class Value:
             raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r}")
         # A finite float (the common case) is taken as it is; anything else is checked and converted.
         self._data = data if type(data) is float and _NINF < data < _INF else _to_float(data, "Value")
-        self.grad = 0.0
+        self._grad = 0.0
         self._op = None
         self.label = label
         self._a = None
@@ -70,6 +71,8 @@ class Value:
         """The number this node holds."""
         mode = _get_mode()
         if mode is True or mode is False:
+            if _FOREIGN:  # a trace is under way in some thread: it may need to refuse this read
+                _check_foreign(self)
             return self._data
         return mode.read(self)  # type: ignore[no-any-return]
 
@@ -79,6 +82,21 @@ class Value:
         if mode is not True and mode is not False:
             mode.write(self, x)
         self._data = x if type(x) is float and _NINF < x < _INF else _to_float(x, "Value.data")
+
+    @property
+    def grad(self) -> float:
+        """d root / d this node, added by `root.backward()` (0.0 until then)."""
+        mode = _get_mode()
+        if mode is not True and mode is not False:
+            mode.escape("reads .grad (a replay cannot follow a gradient read inside f)", False)
+        return self._grad
+
+    @grad.setter
+    def grad(self, x: float) -> None:
+        mode = _get_mode()
+        if mode is not True and mode is not False:
+            mode.escape("writes .grad (`p.grad = ...`, `model.zero_grad()`)", True)
+        self._grad = x
 
     @property
     def op(self) -> str:
@@ -298,12 +316,41 @@ class Value:
         return round(self.data, ndigits)
 
     def __repr__(self) -> str:
-        parts = [f"data={self._data!r}", f"grad={self.grad!r}"]
+        parts = [f"data={self._data!r}", f"grad={self._grad!r}"]
         if self._op is not None:
             parts.append(f"op={self.op!r}")
         if self.label:
             parts.append(f"label={self.label!r}")
         return f"Value({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        """What Jupyter shows for a Value: its numbers and, for a small graph, its drawing."""
+        from .display import value_html  # here: graphviz loads only when a notebook shows a Value
+
+        return value_html(self)
+
+    # ---- copies read the number directly: while a compiler traces this thread, its observer decides ----
+    def __copy__(self) -> Value:
+        _escape("calls copy.copy(v), which reads the number directly")
+        out: Value = _new(Value)
+        for slot in Value.__slots__:
+            setattr(out, slot, getattr(self, slot))
+        return out
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Value:
+        _escape("calls copy.deepcopy(v), which reads the number directly")
+        out: Value = _new(Value)
+        memo[id(self)] = out
+        from copy import deepcopy
+
+        for slot in Value.__slots__:  # the op is a row of the registry: shared, not copied
+            x = getattr(self, slot)
+            setattr(out, slot, x if slot == "_op" else deepcopy(x, memo))
+        return out
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        _escape("pickles a Value, which reads the number directly")
+        return super().__reduce_ex__(protocol)
 
     # ---- graph-wide operations ------------------------------------------------------------------
     def backward(self, gradient: float = 1.0) -> None:
@@ -399,11 +446,25 @@ def _data(x: object, op: str) -> float:
     raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
 
 
+def _escape(what: str) -> None:
+    mode = _get_mode()
+    if mode is not True and mode is not False:
+        mode.escape(what, False)
+
+
 def _compare(v: Value, op: str, other: object, outcome: bool) -> bool:
     mode = _get_mode()
     if mode is not True and mode is not False:
         mode.compare(v, op, other, outcome)
+    elif _FOREIGN:
+        _check_foreign(v)
+        _check_foreign(other)
     return outcome
+
+
+def _check_foreign(v: object) -> None:
+    for check in _FOREIGN:
+        check(v)
 
 
 def _negated(x: object) -> Value:
@@ -445,7 +506,7 @@ def _node(op: Op, a: Value, b: Value | None, params: dict[str, float] | None, da
         raise op.nonfinite_error(data, a, b)
     out: Value = _new(Value)
     out._data = data
-    out.grad = 0.0
+    out._grad = 0.0
     out.label = ""
     out._g = 0.0
     out._n = 0

@@ -6,7 +6,9 @@
 2. Lecture 001: the chain rule for b = sin(2x^3 - 4x), checked against cos(a)(6x^2 - 4).
 3. Lecture 001: a tanh neuron o = tanh(s), whose derivative do/dw is (1 - o^2) x.
 4. Lecture 003: the two-layer linear network with x = [2, 3], y = 1 (y_hat = 2.162), the 1/2 MSE
-   loss, and every gradient of the slide's summary table.
+   loss, and every gradient of the slide's summary table; its computation graph sized for a 16:9
+   slide (two_layer.svg), and the same network as an nn.MLP drawn as a network
+   (two_layer_network.svg: weights and gradients on the edges, activations in the units).
 
 Run from the repository root:  python -m demos.textbook  (or  python demos/textbook.py)
   --out DIR   where the drawings go (default: out/textbook)
@@ -30,6 +32,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python demos/textbook.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import nn
 from autograd import (
     GraphvizNotFoundError,
     Value,
@@ -218,12 +221,43 @@ def run_two_layer(out: Path) -> bool:
         row_ok = _close(got, want)
         ok &= row_ok
         print(f"   {name:<10}{formula:<26}{want:>11.6f}{got:>11.6f}   {_mark(row_ok)}")
+    ok &= run_network(out)
     svg = out / "two_layer.svg"
     try:
-        save_svg(L, svg, edge_labels=True)
-        print(f"   wrote {svg}")
+        # compact records, constants as numbers, scaled to a 16:9 slide (13.33 x 7.5 in)
+        save_svg(L, svg, edge_labels=True, compact=True, constants=True, size=SLIDE)
+        print(f"   wrote {svg}  (the computation graph, sized for a 16:9 slide)")
     except GraphvizNotFoundError as err:
         print(f"   SVG skipped: Graphviz's `dot` was not found. DOT source written to {err.dot_path}")
+    return ok
+
+
+SLIDE = (13.33, 7.5)  # a 16:9 slide, in inches
+
+
+def lecture_network() -> nn.MLP:
+    """Lecture 003's network as an nn.MLP: W1 and W2 as the slide prints them, linear units, biases 0."""
+    return nn.MLP.from_weights([W1, W2], [[0.0, 0.0], [0.0]], rows="inputs", activation="none")
+
+
+def run_network(out: Path) -> bool:
+    """The same network as an nn.MLP, drawn as the textbook draws networks (two_layer_network.svg);
+    its gradients must be the slide's."""
+    model = lecture_network()
+    L = 0.5 * (model(list(X))[0] - Y) ** 2
+    L.backward()
+    W = model.layers[0].weight_matrix(rows="inputs")  # W[i][j]: input i -> hidden unit j, as on the slide
+    got = {f"w1_{i + 1}{j + 1}": W[i][j].grad for i in range(2) for j in range(2)}
+    got.update({f"w2_{j + 1}": w.grad for j, w in enumerate(model.layers[1].neurons[0].w)})
+    y_hat = model(list(X))[0].data
+    ok = all(_close(got[name], want) for name, _, want in slide_table(y_hat) if name in got)
+    print(f"   the same network as nn.MLP: y_hat = {y_hat:.6f}, weight gradients as on the slide: {_mark(ok)}")
+    path = out / "two_layer_network.svg"
+    try:
+        nn.save_network_svg(model, path, x=list(X))
+        print(f"   wrote {path}  (the network: weights and their gradients on the edges, activations in the units)")
+    except GraphvizNotFoundError as err:
+        print(f"   network drawing skipped: Graphviz's `dot` was not found ({err.install_help.splitlines()[0]})")
     return ok
 
 

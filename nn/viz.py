@@ -1,4 +1,8 @@
-"""Views of a network for learning backprop: the lectures' delta recursion, layer by layer.
+"""Views of a network for learning backprop: the network diagram, and the lectures' delta recursion.
+
+`draw_network(model, x)` is the textbook picture: inputs, a column of neurons per layer, one edge
+per weight with its value and gradient (see its docstring). The rest of this module is the delta
+recursion, layer by layer:
 
 Lecture 001's notation, for an MLP with layers l = 1..L on the input o(0) = x:
 
@@ -25,16 +29,33 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from autograd import OPS, FloatMath, Value
+from autograd import OPS, FloatMath, Value, no_grad
+from autograd.draw import RANKDIRS, check_flag, check_path, escape_label, fmt, render_svg
 from autograd.explain import num
+from autograd.files import atomic_write_text
 
-from .module import MLP, Layer
+from .module import MLP, Layer, Neuron
 
-__all__ = ["LOSSES", "LayerDelta", "LayerDeltas", "layer_deltas"]
+if TYPE_CHECKING:
+    import graphviz  # type: ignore[import-untyped]  # loaded when a network is first drawn
+
+__all__ = [
+    "LOSSES",
+    "LayerDelta",
+    "LayerDeltas",
+    "NetworkEdge",
+    "draw_network",
+    "layer_deltas",
+    "network_activations",
+    "network_edges",
+    "save_network_svg",
+]
 
 LOSSES: tuple[str, ...] = ("mse", "half_mse")
 """The losses `layer_deltas` knows: "mse" as `nn.mse_loss`, "half_mse" as half of it."""
@@ -91,17 +112,17 @@ def _mat(rows: Sequence[Sequence[float]]) -> str:
     return "[" + ", ".join(_vec(r) for r in rows) + "]"
 
 
-def _numbers(xs: object, what: str) -> tuple[float, ...]:
+def _numbers(xs: object, what: str, where: str = "layer_deltas") -> tuple[float, ...]:
     """A sequence of real numbers (Values give their data), or a single number, as floats."""
     if isinstance(xs, (Value, numbers.Real)) and not isinstance(xs, bool):
         xs = [xs]
     if isinstance(xs, (str, bytes)) or not isinstance(xs, Sequence):
-        raise TypeError(f"layer_deltas: {what} must be a list of numbers, got {type(xs).__name__} {xs!r}")
+        raise TypeError(f"{where}: {what} must be a list of numbers, got {type(xs).__name__} {xs!r}")
     out = []
     for i, x in enumerate(xs):
         v = x.data if isinstance(x, Value) else x
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-            raise TypeError(f"layer_deltas: {what}[{i}] must be a finite real number, got {x!r}")
+            raise TypeError(f"{where}: {what}[{i}] must be a finite real number, got {x!r}")
         out.append(float(v))
     return tuple(out)
 
@@ -124,7 +145,7 @@ def _forward(layer: Layer, o_prev: Sequence[float]) -> tuple[list[float], list[f
     params = op.bind({}) if op is not None else None  # the defaults Value.<activation>() uses
     s, o, d = [], [], []
     for neuron in layer.neurons:
-        total = neuron.b.data
+        total = 0.0 if neuron.b is None else neuron.b.data  # a layer built with bias=False: b = 0
         for w, x in zip(neuron.w, o_prev, strict=True):
             total += w.data * x
         s.append(total)
@@ -203,7 +224,7 @@ def layer_deltas(model: MLP | Layer, x: Any, target: Any, loss: str = "mse") -> 
         delta = tuple(g * t for g, t in zip(upstream, d, strict=True))
         G = tuple(tuple(db * oa for oa in outs[i]) for db in delta)
         W = tuple(tuple(w.data for w in n.w) for n in layer.neurons)
-        bias = tuple(n.b.data for n in layer.neurons)
+        bias = tuple(0.0 if n.b is None else n.b.data for n in layer.neurons)
         result.append(
             LayerDelta(i + 1, layer.activation, W, bias, tuple(s), tuple(o), tuple(d), tuple(upstream), delta, G, delta)
         )
@@ -242,3 +263,199 @@ def _text(r: LayerDeltas) -> str:
         lines.append(f"  G({n}) = delta({n}) o({n - 1})^T = {_mat(ld.G)}")
         lines.append(f"  d loss/d b({n}) = delta({n}) = {_vec(ld.bias_grad)}")
     return "\n".join(lines)
+
+
+# ---- the network diagram: one circle per neuron, one edge per weight ------------------------------
+_POSITIVE = "#2b6cb0"  # an edge whose weight is > 0
+_NEGATIVE = "#c0392b"  # < 0
+_ZERO = "#8a8a8a"
+_NEURON_FILL = "#ffffff"
+_INPUT_FILL = "#dbe9ff"
+_DIM = "#6b6b6b"
+
+
+@dataclass(frozen=True)
+class NetworkEdge:
+    """One weight as the network diagram draws it: from node `src` of column `layer` (column 0 is
+    the inputs) to neuron `dst` of column `layer + 1`. `weight` is the parameter itself (read its
+    `.data` and `.grad`); `name` its name in `model.named_parameters()`."""
+
+    name: str
+    layer: int
+    src: int
+    dst: int
+    weight: Value
+
+
+def _columns(model: object, where: str) -> list[tuple[str, str, list[tuple[str, Any]]]]:
+    """The model's layers as (name, activation, [(neuron name, neuron)]): an MLP's layers, a Layer,
+    or a Neuron alone (one column of one)."""
+    if isinstance(model, MLP):
+        return [
+            (f"layers.{i}", layer.activation, [(f"layers.{i}.neurons.{j}", n) for j, n in enumerate(layer.neurons)])
+            for i, layer in enumerate(model.layers)
+        ]
+    if isinstance(model, Layer):
+        return [("layer", model.activation, [(f"neurons.{j}", n) for j, n in enumerate(model.neurons)])]
+    if isinstance(model, Neuron):
+        return [("neuron", model.activation, [("", model)])]
+    raise TypeError(f"{where}: model must be an nn.MLP, nn.Layer or nn.Neuron, got {type(model).__name__}")
+
+
+def network_edges(model: MLP | Layer | Neuron) -> list[NetworkEdge]:
+    """Every weight of the network diagram, layer by layer, neuron by neuron, input by input."""
+    out: list[NetworkEdge] = []
+    for layer, (_, _, neurons) in enumerate(_columns(model, "network_edges")):
+        for dst, (name, neuron) in enumerate(neurons):
+            prefix = f"{name}." if name else ""
+            out.extend(NetworkEdge(f"{prefix}w.{k}", layer, k, dst, w) for k, w in enumerate(neuron.w))
+    return out
+
+
+def network_activations(model: MLP | Layer | Neuron, x: Any) -> list[list[float]]:
+    """Each column's numbers for inputs `x`: x itself, then every layer's outputs, computed by the
+    model's own neurons (under `no_grad`, so no graph is kept and no `.grad` changes)."""
+    columns = _columns(model, "draw_network")
+    nin = columns[0][2][0][1].nin
+    xs = _numbers(x, "x", "draw_network")
+    if len(xs) != nin:
+        raise ValueError(f"draw_network: the model takes {nin} inputs, x has {len(xs)}")
+    out = [list(xs)]
+    with no_grad():
+        h: list[Any] = [Value(v) for v in xs]
+        for _, _, neurons in columns:
+            h = [neuron(h) for _, neuron in neurons]
+            out.append([v.data for v in h])
+    return out
+
+
+def _neuron_label(name: str, neuron: Any, show_grad: bool, out: float | None) -> str:
+    """A neuron's circle: its name, its bias (and the bias's gradient), its output for the given x."""
+    short = name.rsplit(".", 2)[-2:] if name else ["neuron"]
+    lines = [f'<FONT POINT-SIZE="9" COLOR="{_DIM}">{escape_label(".".join(short))}</FONT>']
+    if neuron.b is None:
+        lines.append(f'<FONT COLOR="{_DIM}">no bias</FONT>')
+    else:
+        lines.append(f"b {fmt(neuron.b.data)}")
+        if show_grad:
+            lines.append(f"grad {fmt(neuron.b.grad)}")
+    if out is not None:
+        lines.append(f"<B>out {fmt(out)}</B>")
+    return "<" + "<BR/>".join(lines) + ">"
+
+
+def _edge_attrs(e: NetworkEdge, show_grad: bool, biggest: float) -> dict[str, str]:
+    """An edge blue for w > 0, red for w < 0, wider where |grad| is larger; named by its parameter."""
+    w = e.weight
+    colour = _POSITIVE if w.data > 0 else _NEGATIVE if w.data < 0 else _ZERO
+    attrs = {"color": colour, "tooltip": escape_label(e.name), "arrowsize": "0.6"}
+    if show_grad and biggest > 0:  # width by |grad|: where the gradient is large
+        attrs["penwidth"] = f"{1.0 + 4.0 * abs(w.grad) / biggest:.2f}"
+    return attrs
+
+
+def _xy(col: float, j: float, n: int, rankdir: str, gap: float) -> tuple[float, float]:
+    """Where node j of n in column `col` goes (inches): columns `gap` apart in the rankdir's direction,
+    the nodes of a column 2 in apart, centred, in the model's order."""
+    along, across = col * gap, ((n - 1) / 2 - j) * 2.0
+    return {"LR": (along, across), "RL": (-along, across), "TB": (across, -along), "BT": (across, along)}[rankdir]
+
+
+def _pin(x: float, y: float) -> str:
+    return f"{x:.3f},{y:.3f}!"
+
+
+def _weight_label(g: graphviz.Digraph, e: NetworkEdge, ends: tuple[tuple[float, float], ...], text: str) -> None:
+    """An edge's label as a small white box pinned 60% of the way to the neuron it feeds: there the
+    labels of a layer's edges never coincide (at the midpoints they do, for evenly spaced columns)."""
+    (x0, y0), (x1, y1) = ends
+    pos = _pin(x0 + 0.6 * (x1 - x0), y0 + 0.6 * (y1 - y0))
+    colour = _POSITIVE if e.weight.data > 0 else _NEGATIVE if e.weight.data < 0 else _ZERO
+    name = f"c{e.layer + 1}n{e.dst}w{e.src}"
+    style = {"shape": "box", "style": "filled", "fillcolor": "white", "color": "white", "margin": "0.01"}
+    g.node(name, label=f"<{text}>", fontsize="9", fontcolor=colour, pos=pos, tooltip=escape_label(e.name), **style)
+
+
+def _check_network_args(where: str, rankdir: object, flags: dict[str, object], max_weights: object) -> None:
+    if not isinstance(rankdir, str) or rankdir not in RANKDIRS:
+        raise ValueError(f"{where}: rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    for name, flag in flags.items():
+        check_flag(flag, name, where)
+    if isinstance(max_weights, bool) or not isinstance(max_weights, int) or max_weights < 1:
+        raise ValueError(f"{where}: max_weights must be an int >= 1, got {max_weights!r}")
+
+
+def draw_network(
+    model: MLP | Layer | Neuron,
+    x: Any = None,
+    *,
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    edge_labels: bool = True,
+    max_weights: int = 200,
+) -> graphviz.Digraph:
+    """The textbook picture of a network as a `graphviz.Digraph` (shows inline in Jupyter).
+
+    A column of inputs `x0, x1, ...`, then one column of circles per layer, one circle per neuron
+    with its bias `b` (and the bias's `grad`); one edge per weight, labelled `w` and its `grad`
+    (dL/dw after `backward()`), blue for w > 0 and red for w < 0, wider where |grad| is larger.
+    With `x` (nin numbers or Values) the inputs show their values and each neuron its output `out`,
+    computed by the model's own neurons. Every number is the parameter's own `.data` / `.grad`
+    (drawn with 4 decimals, as `draw` does). More than `max_weights` weights raises ValueError:
+    such a picture is a hairball, not a figure. `autograd.draw(model)` draws this too.
+    """
+    where = "draw_network"
+    columns = _columns(model, where)
+    _check_network_args(where, rankdir, {"show_grad": show_grad, "edge_labels": edge_labels}, max_weights)
+    edges = network_edges(model)
+    if len(edges) > max_weights:
+        raise ValueError(
+            f"{where}: the model has {len(edges)} weights, more than max_weights={max_weights}; draw one layer"
+            f" (draw_network(model.layers[0])) or pass a larger max_weights=..."
+        )
+    values = None if x is None else network_activations(model, x)
+    nin = columns[0][2][0][1].nin
+    from autograd.display import fitting_digraph  # graphviz loads here, when something is drawn
+
+    # Every node is pinned (neato, pos="x,y!"): columns in order, neurons in the model's order, as the
+    # textbook draws them (dot would reorder a column to save edge crossings).
+    g = fitting_digraph(name="network", engine="neato")  # in a notebook it scales to the cell width
+    g.attr(bgcolor="white", splines="line", outputorder="edgesfirst", pad="0.3")
+    g.attr(fontname="Helvetica", fontsize="11", labelloc="b", fontcolor=_DIM)
+    g.attr(label="w: weight, grad: dL/dw (edges; blue w > 0, red w < 0, width by |grad|)   b: bias   out: output")
+    g.attr("node", fontname="Helvetica", fontsize="10")
+    g.attr("edge", fontname="Helvetica", fontsize="9")
+    gap = 3.8 if edge_labels else 2.4
+    titles = [("inputs", nin)] + [(f"{n} ({a})", len(ns)) for n, a, ns in columns]
+    high = max(n for _, n in titles)
+    for col, (title, _) in enumerate(titles):  # every column's title in one line, beyond the tallest column
+        g.node(f"c{col}title", label=f"<{escape_label(title)}>", shape="plaintext", fontcolor=_DIM,
+               pos=_pin(*_xy(col, -0.8, high, rankdir, gap)))  # fmt: skip
+    for k in range(nin):
+        text = f"x{k}" if values is None else f"x{k}<BR/><B>{fmt(values[0][k])}</B>"
+        pos = _pin(*_xy(0, k, nin, rankdir, gap))
+        g.node(f"c0n{k}", label=f"<{text}>", shape="circle", style="filled", fillcolor=_INPUT_FILL, pos=pos)
+    for col, (_, _, neurons) in enumerate(columns, start=1):
+        for j, (nname, neuron) in enumerate(neurons):
+            label = _neuron_label(nname, neuron, show_grad, None if values is None else values[col][j])
+            pos = _pin(*_xy(col, j, len(neurons), rankdir, gap))
+            g.node(f"c{col}n{j}", label=label, shape="circle", style="filled", fillcolor=_NEURON_FILL, pos=pos)
+    sizes = [nin] + [len(ns) for _, _, ns in columns]
+    biggest = max((abs(e.weight.grad) for e in edges), default=0.0)
+    for e in edges:
+        g.edge(f"c{e.layer}n{e.src}", f"c{e.layer + 1}n{e.dst}", **_edge_attrs(e, show_grad, biggest))
+        if edge_labels:
+            ends = (
+                _xy(e.layer, e.src, sizes[e.layer], rankdir, gap),
+                _xy(e.layer + 1, e.dst, sizes[e.layer + 1], rankdir, gap),
+            )
+            text = f"w {fmt(e.weight.data)}" + (f"<BR/>grad {fmt(e.weight.grad)}" if show_grad else "")
+            _weight_label(g, e, ends, text)
+    return g
+
+
+def save_network_svg(model: MLP | Layer | Neuron, path: str | os.PathLike[str], x: Any = None, **options: Any) -> Path:
+    """Write `draw_network(model, x, **options)` to `path` as SVG (needs Graphviz's `dot`); return the path."""
+    p = check_path(path, "save_network_svg")
+    atomic_write_text(p, render_svg(draw_network(model, x, **options)))
+    return p

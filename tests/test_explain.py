@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import html
+import json
 import math
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from requires import needs_dot
 
+import nn
 from autograd import (
     BackwardStep,
     GraphvizNotFoundError,
@@ -23,6 +27,7 @@ from autograd import (
     save_backprop_html,
     topological_order,
 )
+from autograd.draw import fmt
 from demos.textbook import textbook_graph as textbook
 
 # Figure 7.13 worked backward from L: dL/dc = e = 5 and dL/de = c = -2; e = a + d passes -2 on to
@@ -247,14 +252,11 @@ class PageParser(HTMLParser):
         super().__init__()
         self.tags: list[str] = []
         self.attrs: list[tuple[str, str | None]] = []
-        self.frames = 0
         self.scripts = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
         self.attrs.extend(attrs)
-        if tag == "div" and ("class", "frame") in attrs:
-            self.frames += 1
         if tag == "script":
             self.scripts += 1
 
@@ -267,22 +269,94 @@ def parse_page(path: Path) -> tuple[str, PageParser]:
     return page, parser
 
 
+def page_data(page: str) -> tuple[list[list[Any]], list[str]]:
+    """The per-step data and the gradient prefixes the page's script restyles its drawing with."""
+    frames = re.search(r"var FRAMES = (.*?);\n", page)
+    prefix = re.search(r"var PREFIX = (.*?);\n", page)
+    assert frames is not None and prefix is not None
+    return json.loads(frames.group(1)), json.loads(prefix.group(1))
+
+
 @needs_dot
-def test_html_page_is_self_contained_with_one_frame_per_step(tmp_path: Path) -> None:
+def test_html_page_is_self_contained_with_one_drawing(tmp_path: Path) -> None:
     L = textbook()["L"]
     path = tmp_path / "backprop.html"
     assert save_backprop_html(L, path) == path
     page, parsed = parse_page(path)
-    assert parsed.frames == len(TEXTBOOK_LINES)
-    assert parsed.tags.count("svg") == len(TEXTBOOK_LINES)  # inline SVG, no image files
+    assert parsed.tags.count("svg") == 1  # ONE drawing, restyled per step: nodes never move
+    assert len(page_data(page)[0]) == len(TEXTBOOK_LINES)
     assert parsed.scripts == 1
-    assert "input" in parsed.tags and parsed.tags.count("button") == 2  # slider, previous, next
+    assert "input" in parsed.tags and parsed.tags.count("button") == 3  # slider, previous, next, zoom
     # nothing fetched from anywhere: no src/href attributes, no CSS imports or urls
     assert not [a for a, _ in parsed.attrs if a in ("src", "href", "xlink:href")]
     assert "@import" not in page and "url(" not in page and "<link" not in page
     for line in TEXTBOOK_LINES:
-        assert line in page  # none of the textbook lines needs escaping
+        assert f"<li>{line}</li>" in page  # none of the textbook lines needs escaping
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backprop.html"]  # atomic: no temp file left
+
+
+def mlp_loss() -> tuple[Any, Value]:
+    """A 2-4-1 tanh MLP and its squared error on one sample, labelled L."""
+    model = nn.MLP(2, [4, 1], seed=0)
+    L = (model([0.5, -1.0])[0] - 1.0) ** 2
+    L.label = "L"
+    return model, L
+
+
+def check_frames_match_explain_steps(page: str, root: Value) -> None:
+    frames, prefix = page_data(page)
+    steps = explain_steps(root)
+    assert len(frames) == len(steps) and len(prefix) == len(topological_order(root))
+    totals: dict[int, float] = {}
+    for (node, value, total, drawn, source, slot), step in zip(frames, steps):
+        assert isinstance(step, BackwardStep)
+        want = (step.node, -1 if step.source is None else step.source, -1 if step.slot is None else step.slot)
+        assert (node, source, slot) == want
+        assert value == step.value  # bit for bit: JSON keeps every digit of a float
+        totals[node] = totals[node] + value if step.kind == "edge" and node in totals else value
+        assert total == totals[node]
+        assert drawn == fmt(total)
+    root.backward()  # the last totals are what backward() puts in .grad
+    assert [totals[i] for i in range(len(prefix))] == [v.grad for v in topological_order(root)]
+
+
+@needs_dot
+def test_stepper_frames_are_the_engine_numbers(tmp_path: Path) -> None:
+    L = textbook()["L"]
+    check_frames_match_explain_steps(save_backprop_html(L, tmp_path / "a.html").read_text(encoding="utf-8"), L)
+    model, L2 = mlp_loss()
+    path = save_backprop_html(L2, tmp_path / "b.html", model=model, compact=True, rankdir="TB")
+    check_frames_match_explain_steps(path.read_text(encoding="utf-8"), L2)
+
+
+@needs_dot
+def test_stepper_page_is_tens_of_kb_and_every_restyled_element_exists(tmp_path: Path) -> None:
+    model, L = mlp_loss()
+    page = save_backprop_html(L, tmp_path / "p.html", model=model, compact=True, rankdir="TB").read_text("utf-8")
+    assert len(page.encode()) < 150_000  # one drawing per step made this 2-4-1 network's page 5 MB
+    order = topological_order(L)
+    ids = set(re.findall(r'<g id="([^"]+)" class="(?:node|edge)"', page))
+    assert {f"v{i}" for i in range(len(order))} <= ids  # every box the script re-labels
+    assert {f"e{i}_{s}" for i, v in enumerate(order) for s in range(len(v.inputs))} <= ids  # every edge
+    assert page.count("<svg") == 1
+    small = save_backprop_html(textbook()["L"], tmp_path / "t.html").stat().st_size
+    assert small < 30_000
+
+
+@needs_dot
+def test_stepper_opens_at_the_step_in_the_url(tmp_path: Path) -> None:
+    page = save_backprop_html(textbook()["L"], tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "location.hash" in page and "/step=(\\d+)/" in page  # page.html#step=4 opens at step 4
+    assert "hashchange" in page and 'replaceState(null, "", "#step="' in page  # and the URL follows
+
+
+@needs_dot
+def test_stepper_notation_separates_local_and_accumulated(tmp_path: Path) -> None:
+    page = save_backprop_html(textbook()["L"], tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "∂e/∂a = 1.0000" in html.unescape(page)  # the local derivative, on the edge
+    assert "dL/da = -2.0000" in html.unescape(page)  # the accumulated gradient, in its box (without JS: final)
+    names = [v.label for v in topological_order(textbook()["L"])]
+    assert page_data(page)[1] == [f"dL/d{n} = " for n in names]  # what the script writes each step's value after
 
 
 @needs_dot
@@ -293,9 +367,11 @@ def test_html_page_escapes_hostile_labels(tmp_path: Path) -> None:
     path = save_backprop_html(y, tmp_path / "page.html")
     page, parsed = parse_page(path)
     assert parsed.scripts == 1  # only the page's own stepper script
+    assert page.count("</script") == 1
     assert "img" not in parsed.tags
     assert "<script>alert" not in page and "<img" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page  # the narrated lines, escaped
+    assert page_data(page)[1][0].startswith("d</title><img")  # the script's data, decoded, is the text
 
 
 def test_html_without_dot_raises_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -322,9 +398,15 @@ def test_a_frame_displays_in_jupyter_as_its_drawing() -> None:
 
 
 @needs_dot
-def test_without_javascript_every_frame_stays_visible(tmp_path: Path) -> None:
+def test_without_javascript_the_final_gradients_and_every_step_show(tmp_path: Path) -> None:
     page = save_backprop_html(textbook()["L"], tmp_path / "p.html").read_text(encoding="utf-8")
-    frames = re.findall(r'<div class="frame"[^>]*>', page)
-    assert len(frames) == len(TEXTBOOK_LINES)
-    assert not [f for f in frames if "hidden" in f]  # only the script hides them
     assert '<div class="controls" id="controls" hidden>' in page  # the controls need the script
+    assert "?" not in "".join(re.findall(r">(dL/d[^<]*)<", page))  # every gradient known in the drawing
+    assert page.count("<li>") == len(TEXTBOOK_LINES)
+
+
+def test_frames_of_a_network_box_each_neuron() -> None:
+    model, L = mlp_loss()
+    frames = backprop_frames(L, model=model, compact=True, max_nodes=60)
+    assert len(frames) == len(explain_steps(L))
+    assert frames[0].graph.source.count("subgraph cluster_") == 5  # four hidden neurons and the output

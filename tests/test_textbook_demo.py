@@ -61,8 +61,12 @@ def test_demo_writes_the_svg_and_the_html_stepper(tmp_path: Path, capsys: pytest
     assert "dL/dc = 5.0000" in texts and "dd/db = 2.0000" in texts  # edge derivatives
     assert "grad -4.0000" in texts  # dL/db
     page = (tmp_path / "textbook_backprop.html").read_text(encoding="utf-8")
-    assert page.count('<div class="frame"') == 7
-    ET.fromstring((tmp_path / "two_layer.svg").read_text(encoding="utf-8"))
+    assert page.count("<svg") == 1 and page.count("<li>") == 7  # one drawing, restyled for each of 7 steps
+    two_layer = (tmp_path / "two_layer.svg").read_text(encoding="utf-8")
+    ET.fromstring(two_layer)
+    width, height = (float(x) for x in re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', two_layer).groups())  # type: ignore[union-attr]
+    assert width <= 960 and height <= 540  # fits a 16:9 slide of 13.33 x 7.5 in
+    ET.fromstring((tmp_path / "two_layer_network.svg").read_text(encoding="utf-8"))
     assert "skipped" not in out
 
 
