@@ -1,4 +1,5 @@
-"""What every training demo shares: its command line, a progress display, the output folder, plots.
+"""What every training demo shares: its command line, a progress display, the output folder,
+checkpoints to stop and resume a run, plots.
 
 tqdm and matplotlib are optional (`pip install 'chainrule[demos]'`): without tqdm the demos print a
 plain progress line now and then; without matplotlib they run with `--no-plot`. matplotlib is only
@@ -16,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
+import nn
 from autograd.files import atomic_write, atomic_write_text
 
 INSTALL_HINT = "pip install 'chainrule[demos]'"
@@ -25,7 +27,8 @@ INSTALL_HINT = "pip install 'chainrule[demos]'"
 def make_parser(
     name: str, description: str, *, steps: int | None = None, epochs: int | None = None, seed: int = 0
 ) -> argparse.ArgumentParser:
-    """The options every demo has: --steps N (or --epochs N), --seed, --out, --no-plot, --format, --quiet."""
+    """The options every demo has: --steps N (or --epochs N), --seed, --out, --no-plot, --format, --quiet,
+    --resume PATH, --stop-after K."""
     if (steps is None) == (epochs is None):
         raise ValueError("make_parser: give exactly one of steps or epochs")
     parser = argparse.ArgumentParser(
@@ -42,6 +45,21 @@ def make_parser(
     parser.add_argument("--no-plot", action="store_true", help="skip the plots (matplotlib is then not needed)")
     parser.add_argument("--format", choices=("png", "svg"), default="png", help="image format of the plots")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="continue the run saved in this checkpoint (e.g. out/NAME/checkpoint.json) with the same options",
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="stop after step K of the run (schedules still plan for all of it) and save the checkpoint",
+    )
+    parser.set_defaults(demo=name)  # the name a checkpoint records
     return parser
 
 
@@ -71,16 +89,20 @@ class Progress:
     """A progress display with the live loss: a tqdm bar on a terminal, else a plain line now and then.
 
     `--quiet` shows nothing. Without tqdm, or when stderr is not a terminal (a log file, a pipe,
-    a test), about ten plain lines are printed to stdout instead of a bar.
+    a test), about ten plain lines are printed to stdout instead of a bar. A resumed run passes
+    `start`, the step its checkpoint was saved at, and the count goes on from there.
     """
 
-    def __init__(self, total: int, desc: str, quiet: bool = False, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int, desc: str, quiet: bool = False, stream: TextIO | None = None, start: int = 0
+    ) -> None:
         self.total = total
         self.desc = desc
-        self.count = 0
+        self.count = start  # a resumed run counts on from its checkpoint's step
         self._every = max(1, total // 10)
         self._bar: Any = None
         self._plain = not quiet
+        self._first = start + 1
         err = sys.stderr if stream is None else stream
         if not quiet and err.isatty():
             try:
@@ -88,7 +110,7 @@ class Progress:
             except ImportError:
                 pass
             else:
-                self._bar = tqdm(total=total, desc=desc, file=err, leave=True, dynamic_ncols=True)
+                self._bar = tqdm(total=total, desc=desc, file=err, leave=True, dynamic_ncols=True, initial=start)
                 self._plain = False
 
     def update(self, loss: float, **metrics: float) -> None:
@@ -97,7 +119,7 @@ class Progress:
         if self._bar is not None:
             self._bar.set_postfix({"loss": f"{loss:.4f}", **{k: f"{v:.4g}" for k, v in metrics.items()}}, refresh=False)
             self._bar.update(1)
-        elif self._plain and (self.count == 1 or self.count % self._every == 0 or self.count == self.total):
+        elif self._plain and (self.count == self._first or self.count % self._every == 0 or self.count == self.total):
             extra = "".join(f"  {k} {v:.4g}" for k, v in metrics.items())
             print(f"{self.desc}: {self.count:>{len(str(self.total))}}/{self.total}  loss {loss:.4f}{extra}", flush=True)
 
@@ -145,6 +167,84 @@ def save_results(out: Path, metrics: Mapping[str, Any], model: Any) -> list[Path
     """Write `metrics.json` and the trained model (`model.json`); return the files written."""
     model.save(out / "model.json")
     return [write_metrics(out, metrics), out / "model.json"]
+
+
+# ---- checkpoints: stop a run and resume it -----------------------------------------------------------
+CHECKPOINT = "checkpoint.json"
+Models = nn.Module | Mapping[str, nn.Module]
+
+
+class Resumed:
+    """Where a run starts and stops, and the per-step history (loss curves ...) before its start."""
+
+    def __init__(self, start: int, stop: int, history: dict[str, list[float]]) -> None:
+        self.start, self.stop, self.history = start, stop, history
+
+    def extend(self, key: str, values: Sequence[float]) -> list[float]:
+        """The history of `key` before the start, followed by `values` (this run's steps)."""
+        return [*self.history.get(key, []), *values]
+
+
+def resume(
+    args: argparse.Namespace,
+    total: int,
+    settings: Mapping[str, Any],
+    *,
+    model: Models,
+    optimizer: nn.optim.Optimizer | Mapping[str, nn.optim.Optimizer],
+    schedule: Any = None,
+) -> Resumed:
+    """Load `--resume PATH` (if given) into the freshly built objects; decide the steps to run.
+
+    The checkpoint must come from the same demo with the same `settings` (seed, data sizes: what
+    decides the data), else the run exits with an error. Without `--resume` the run starts at 0.
+    It stops at `--stop-after` if given (and before `total`), else at `total`.
+    """
+    stop = total if args.stop_after is None else min(args.stop_after, total)
+    if args.resume is None:
+        return Resumed(0, stop, {})
+    try:
+        step, extra = nn.load_checkpoint(args.resume, model=model, optimizer=optimizer, schedule=schedule)
+    except (OSError, ValueError) as e:
+        sys.exit(f"error: --resume: {e}")
+    name = args.demo
+    if extra.get("demo") != name or extra.get("settings") != dict(settings):
+        sys.exit(
+            f"error: --resume: {args.resume} was saved by demo {extra.get('demo')!r} with {extra.get('settings')!r};"
+            f" this run is {name!r} with {dict(settings)!r} (use the same options)"
+        )
+    if step > stop:
+        sys.exit(f"error: --resume: {args.resume} is at step {step}, past the {stop} steps asked for")
+    return Resumed(step, stop, _history(extra.get("history"), step, args.resume))
+
+
+def _history(history: object, step: int, path: Path) -> dict[str, list[float]]:
+    """The saved per-step lists, each as long as the step count."""
+    if not isinstance(history, dict) or any(
+        not isinstance(v, list) or len(v) != step or not all(isinstance(x, (int, float)) for x in v)
+        for v in history.values()
+    ):
+        sys.exit(f"error: --resume: {path} has no valid history of {step} steps")
+    return {k: [float(x) for x in v] for k, v in history.items()}
+
+
+def save_checkpoint(
+    out: Path,
+    args: argparse.Namespace,
+    settings: Mapping[str, Any],
+    step: int,
+    history: Mapping[str, Sequence[float]],
+    *,
+    model: Models,
+    optimizer: nn.optim.Optimizer | Mapping[str, nn.optim.Optimizer],
+    schedule: Any = None,
+) -> Path:
+    """Write `checkpoint.json` in the output folder: the models, optimizers and schedule, the step,
+    and (as extra data) the demo's name, its `settings` and the per-step `history` so far."""
+    path = out / CHECKPOINT
+    extra = {"demo": args.demo, "settings": dict(settings), "history": {k: list(v) for k, v in history.items()}}
+    nn.save_checkpoint(path, model=model, optimizer=optimizer, schedule=schedule, step=step, extra=extra)
+    return path
 
 
 def predict_class(logits: Sequence[Any]) -> int:

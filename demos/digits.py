@@ -1,6 +1,7 @@
 """Handwritten digits: a 64-32-10 ReLU MLP on scikit-learn's 8x8 digits, mini-batches and Adam.
 
     python -m demos.digits [--epochs 1] [--batch-size 16] [--seed 0] [--out out/digits] [--no-plot] [--compiled]
+                           [--resume PATH]
 
 1797 images of 8x8 pixels (scaled to [0, 1]) are split 80/20, stratified by digit. The model is
 trained on mini-batches from `nn.datasets.batches` (a fresh shuffle each epoch) with Adam on the
@@ -13,7 +14,8 @@ Needs scikit-learn (`pip install 'chainrule[demos]'`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 
 import nn
 from autograd import Value, no_grad
@@ -25,6 +27,21 @@ from . import _common
 LR = 0.01
 
 
+def batch_stream(
+    X: Sequence[Sequence[float]], y: Sequence[int], batch_size: int, seed: int, start: int, stop: int
+) -> Iterator[tuple[list[list[float]], list[int]]]:
+    """Mini-batches start+1..stop of the run. Epoch e visits the data in the order that
+    `datasets.batches` draws from seed + e, so a run resumed at any step sees the same batches."""
+    per_epoch = -(-len(X) // batch_size)
+    step = start
+    while step < stop:
+        epoch, skip = divmod(step, per_epoch)
+        order = datasets.batches(X, y, batch_size, shuffle=True, seed=seed + epoch)
+        for batch in itertools.islice(order, skip, skip + stop - step):
+            yield batch
+            step += 1
+
+
 def train(
     model: nn.MLP,
     X: Sequence[Sequence[float]],
@@ -33,19 +50,27 @@ def train(
     batch_size: int,
     seed: int,
     progress: _common.Progress | None = None,
+    *,
+    opt: Adam | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> list[float]:
-    """Mini-batch Adam on the mean cross-entropy; returns the loss per batch."""
-    opt = Adam(model.parameters(), lr=LR)
+    """Mini-batch Adam on the mean cross-entropy; returns the loss per batch.
+
+    Runs batches start+1..stop (default: all `epochs`); `opt` (default: a fresh Adam) and `start`
+    let a resumed run go on where it stopped.
+    """
+    opt = Adam(model.parameters(), lr=LR) if opt is None else opt
+    stop = epochs * -(-len(X) // batch_size) if stop is None else stop
     losses: list[float] = []
-    for epoch in range(epochs):
-        for Xb, yb in datasets.batches(X, y, batch_size, shuffle=True, seed=seed + epoch):
-            loss = nn.cross_entropy_batch([model(x) for x in Xb], yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.data)
-            if progress is not None:
-                progress.update(loss.data)
+    for Xb, yb in batch_stream(X, y, batch_size, seed, start, stop):
+        loss = nn.cross_entropy_batch([model(x) for x in Xb], yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.data)
+        if progress is not None:
+            progress.update(loss.data)
     return losses
 
 
@@ -57,6 +82,10 @@ def train_compiled(
     batch_size: int,
     seed: int,
     progress: _common.Progress | None = None,
+    *,
+    opt: Adam | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> list[float]:
     """The same training with each sample's loss and backward pass compiled by `autograd.compile`.
 
@@ -75,21 +104,21 @@ def train_compiled(
 
     replays = [autograd.compile(sample_loss(k), *X[0]) for k in range(10)]
     params = model.parameters()
-    opt = Adam(params, lr=LR)
+    opt = Adam(params, lr=LR) if opt is None else opt
+    stop = epochs * -(-len(X) // batch_size) if stop is None else stop
     losses: list[float] = []
-    for epoch in range(epochs):
-        for Xb, yb in datasets.batches(X, y, batch_size, shuffle=True, seed=seed + epoch):
-            opt.zero_grad()
-            total = 0.0
-            for x, t in zip(Xb, yb, strict=True):
-                total += replays[t](*x)
-            scale = 1.0 / len(Xb)
-            for p in params:
-                p.grad *= scale
-            opt.step()
-            losses.append(total * scale)
-            if progress is not None:
-                progress.update(losses[-1])
+    for Xb, yb in batch_stream(X, y, batch_size, seed, start, stop):
+        opt.zero_grad()
+        total = 0.0
+        for x, t in zip(Xb, yb, strict=True):
+            total += replays[t](*x)
+        scale = 1.0 / len(Xb)
+        for p in params:
+            p.grad *= scale
+        opt.step()
+        losses.append(total * scale)
+        if progress is not None:
+            progress.update(losses[-1])
     return losses
 
 
@@ -128,10 +157,26 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     model = nn.MLP(64, [32, 10], activation="relu", init="he", seed=args.seed)
     print(model)
     print(f"{len(X_train)} training images, {len(X_test)} test images, batch size {args.batch_size}")
-    per_epoch = -(-len(X_train) // args.batch_size)
+    total = args.epochs * -(-len(X_train) // args.batch_size)
+    opt = Adam(model.parameters(), lr=LR)
+    settings = {"seed": args.seed, "batch_size": args.batch_size, "limit": args.limit}
+    run = _common.resume(args, total, settings, model=model, optimizer=opt)
     fit = train_compiled if args.compiled else train
-    with _common.Progress(args.epochs * per_epoch, "digits compiled" if args.compiled else "digits", args.quiet) as bar:
-        losses = fit(model, X_train, y_train, args.epochs, args.batch_size, args.seed, bar)
+    desc = "digits compiled" if args.compiled else "digits"
+    with _common.Progress(total, desc, args.quiet, start=run.start) as bar:
+        new = fit(
+            model,
+            X_train,
+            y_train,
+            args.epochs,
+            args.batch_size,
+            args.seed,
+            bar,
+            opt=opt,
+            start=run.start,
+            stop=run.stop,
+        )
+        losses = run.extend("loss", new)
 
     metrics: dict[str, float] = {
         "test_accuracy": evaluate(model, X_test, y_test),
@@ -140,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     }
     seconds = timer.seconds()
     files = _common.save_results(out, metrics, model)
+    files.append(_common.save_checkpoint(out, args, settings, run.stop, {"loss": losses}, model=model, optimizer=opt))
     if not args.no_plot:
         ext = args.format
         files.append(

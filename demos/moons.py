@@ -1,6 +1,6 @@
 """Two moons: micrograd's demo, step for step.
 
-    python -m demos.moons [--steps 100] [--seed 0] [--out out/moons] [--no-plot] [--compiled]
+    python -m demos.moons [--steps 100] [--seed 0] [--out out/moons] [--no-plot] [--compiled] [--resume PATH]
 
 An MLP(2, [16, 16, 1]) with ReLU hidden layers and a linear output scores 100 noisy points
 (noise 0.1); the loss is the mean hinge loss on labels in {-1, +1} plus 1e-4 times the sum of
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import nn
 from autograd import Value, no_grad
 from nn import datasets
-from nn.optim import SGD, LinearLR
+from nn.optim import SGD, LinearLR, Optimizer
 
 from . import _common
 
@@ -29,6 +29,12 @@ def accuracy(scores: Sequence[Value], signs: Sequence[int]) -> float:
     return sum((s.data > 0.0) == (t > 0) for s, t in zip(scores, signs, strict=True)) / len(signs)
 
 
+def optimizer(model: nn.MLP, steps: int) -> tuple[SGD, LinearLR]:
+    """micrograd's SGD: lr 1.0 falling linearly to 0.1 over the `steps` of the whole run."""
+    opt = SGD(model.parameters(), lr=1.0)
+    return opt, LinearLR(opt, total_steps=steps, end_factor=0.1)
+
+
 def train(
     model: nn.MLP,
     X: Sequence[Sequence[float]],
@@ -36,23 +42,27 @@ def train(
     steps: int,
     progress: _common.Progress | None = None,
     until: float | None = None,
+    *,
+    opt: tuple[Optimizer, LinearLR] | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> tuple[list[float], list[float]]:
     """micrograd's loop; returns (loss, accuracy) per step. Stops early once accuracy >= `until`.
 
-    Each step's accuracy is measured on the forward pass its update is computed from.
+    Each step's accuracy is measured on the forward pass its update is computed from. A resumed run
+    passes its restored (optimizer, schedule) as `opt` and runs steps start+1..stop of `steps`.
     """
     signs = [2 * t - 1 for t in y]  # labels 0/1 -> -1/+1 for the hinge loss
     params = model.parameters()
-    opt = SGD(params, lr=1.0)
-    schedule = LinearLR(opt, total_steps=steps, end_factor=0.1)
+    sgd, schedule = optimizer(model, steps) if opt is None else opt
     losses: list[float] = []
     accs: list[float] = []
-    for _ in range(steps):
+    for _ in range(start, steps if stop is None else stop):
         scores = [model(x)[0] for x in X]
         loss = nn.hinge_loss(scores, signs) + ALPHA * nn.l2_penalty(params)
-        opt.zero_grad()
+        sgd.zero_grad()
         loss.backward()
-        opt.step()
+        sgd.step()
         schedule.step()
         losses.append(loss.data)
         accs.append(accuracy(scores, signs))
@@ -69,6 +79,10 @@ def train_compiled(
     y: Sequence[int],
     steps: int,
     progress: _common.Progress | None = None,
+    *,
+    opt: tuple[Optimizer, LinearLR] | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> list[float]:
     """The same updates as `train`, with the loss and its backward pass compiled once by
     `autograd.compile` and replayed on plain floats each step. Returns the loss per step
@@ -82,13 +96,12 @@ def train_compiled(
         return nn.hinge_loss([model(x)[0] for x in X], signs) + ALPHA * nn.l2_penalty(params)
 
     step_fn = autograd.compile(total_loss)  # the replay adds d loss / d p into every p.grad
-    opt = SGD(params, lr=1.0)
-    schedule = LinearLR(opt, total_steps=steps, end_factor=0.1)
+    sgd, schedule = optimizer(model, steps) if opt is None else opt
     losses: list[float] = []
-    for _ in range(steps):
-        opt.zero_grad()
+    for _ in range(start, steps if stop is None else stop):
+        sgd.zero_grad()
         loss = step_fn()
-        opt.step()
+        sgd.step()
         schedule.step()
         losses.append(loss)
         if progress is not None:
@@ -115,18 +128,32 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
 
     X, y = datasets.moons(n=100, noise=0.1, seed=args.seed)
     model = nn.MLP(2, [16, 16, 1], activation="relu", seed=args.seed)
+    sgd, schedule = optimizer(model, args.steps)
+    settings = {"seed": args.seed}
+    run = _common.resume(args, args.steps, settings, model=model, optimizer=sgd, schedule=schedule)
     print(model)
-    with _common.Progress(args.steps, "moons compiled" if args.compiled else "moons", args.quiet) as bar:
-        if args.compiled:
-            losses, accs = train_compiled(model, X, y, args.steps, bar), None
+    bar = _common.Progress(args.steps, "moons compiled" if args.compiled else "moons", args.quiet, start=run.start)
+    with bar:
+        fit = (sgd, schedule)
+        if args.compiled:  # a replay gives no accuracy, so the accuracy history ends here
+            losses = train_compiled(model, X, y, args.steps, bar, opt=fit, start=run.start, stop=run.stop)
+            history = {"loss": run.extend("loss", losses)}
         else:
-            losses, accs = train(model, X, y, args.steps, bar)
+            losses, accs = train(model, X, y, args.steps, bar, opt=fit, start=run.start, stop=run.stop)
+            history = {"loss": run.extend("loss", losses)}
+            if len(run.history.get("accuracy", [])) == run.start:  # every step so far has one
+                history["accuracy"] = run.extend("accuracy", accs)
 
+    losses = history["loss"]
     metrics: dict[str, float] = {"train_accuracy": evaluate(model, X, y), "loss": losses[-1]}
-    if accs is not None:  # -1: never reached
-        metrics["steps_to_100pct"] = next((i + 1 for i, a in enumerate(accs) if a == 1.0), -1)
+    if len(history.get("accuracy", [])) == len(losses):  # -1: never reached
+        metrics["steps_to_100pct"] = next((i + 1 for i, a in enumerate(history["accuracy"]) if a == 1.0), -1)
     seconds = timer.seconds()
     files = _common.save_results(out, metrics, model)
+    checkpoint = _common.save_checkpoint(
+        out, args, settings, run.stop, history, model=model, optimizer=sgd, schedule=schedule
+    )
+    files.append(checkpoint)
     if not args.no_plot:
         ext = args.format
 

@@ -1,6 +1,7 @@
 """Regression: an MLP(1, [8, 8, 1]) with tanh fits sin(x) on [-pi, pi] by mean squared error.
 
     python -m demos.regression [--steps 300] [--points 40] [--seed 0] [--out out/regression] [--no-plot]
+                               [--resume PATH]
 
 Training points are evenly spaced over [-pi, pi]; full-batch Adam. Besides the training MSE it
 reports the MSE on 201 points between them (how well the fit interpolates) and plots the fit.
@@ -28,12 +29,20 @@ def grid(n: int) -> list[float]:
 
 
 def train(
-    model: nn.MLP, xs: Sequence[float], ys: Sequence[float], steps: int, progress: _common.Progress | None = None
+    model: nn.MLP,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    steps: int,
+    progress: _common.Progress | None = None,
+    *,
+    opt: Adam | None = None,
+    start: int = 0,
 ) -> list[float]:
-    """Full-batch Adam on the MSE; returns the loss per step."""
-    opt = Adam(model.parameters(), lr=LR)
+    """Full-batch Adam on the MSE for steps start+1..steps; returns the loss per step.
+    `opt` (default: a fresh Adam) and `start` let a resumed run go on where it stopped."""
+    opt = Adam(model.parameters(), lr=LR) if opt is None else opt
     losses: list[float] = []
-    for _ in range(steps):
+    for _ in range(start, steps):
         loss = nn.mse_loss([model([x])[0] for x in xs], list(ys))
         opt.zero_grad()
         loss.backward()
@@ -64,9 +73,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     xs = grid(args.points)
     ys = [math.sin(x) for x in xs]
     model = nn.MLP(1, [8, 8, 1], activation="tanh", seed=args.seed)
+    opt = Adam(model.parameters(), lr=LR)
+    settings = {"seed": args.seed, "points": args.points}
+    run = _common.resume(args, args.steps, settings, model=model, optimizer=opt)
     print(model)
-    with _common.Progress(args.steps, "regression", args.quiet) as bar:
-        losses = train(model, xs, ys, args.steps, bar)
+    with _common.Progress(args.steps, "regression", args.quiet, start=run.start) as bar:
+        losses = run.extend("loss", train(model, xs, ys, run.stop, bar, opt=opt, start=run.start))
 
     dense = grid(201)
     fit = predict(model, dense)
@@ -76,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     }
     seconds = timer.seconds()
     files = _common.save_results(out, metrics, model)
+    files.append(_common.save_checkpoint(out, args, settings, run.stop, {"loss": losses}, model=model, optimizer=opt))
     if not args.no_plot:
         ext = args.format
         files.append(_common.plot_losses({"MSE": losses}, out / f"loss.{ext}", "regression: training loss", True))

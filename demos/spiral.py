@@ -1,6 +1,6 @@
 """The lectures' spiral (lecture 004): a linear softmax classifier versus a 2-layer ReLU network.
 
-    python -m demos.spiral [--steps 100] [--hidden 16] [--seed 0] [--out out/spiral] [--no-plot]
+    python -m demos.spiral [--steps 100] [--hidden 16] [--seed 0] [--out out/spiral] [--no-plot] [--resume PATH]
 
 Three classes of 100 points each (X is 300 x 2) on interleaved spiral arms. Both models minimise
 the mean softmax cross-entropy plus 1e-3 times the sum of squares of all weights and biases (the
@@ -30,13 +30,17 @@ def train(
     y: Sequence[int],
     steps: int,
     progress: _common.Progress | None = None,
+    *,
+    opt: Adam | None = None,
+    start: int = 0,
 ) -> tuple[list[float], list[float]]:
-    """Full-batch Adam on cross-entropy + REG * L2; returns (loss, accuracy) per step."""
+    """Full-batch Adam on cross-entropy + REG * L2 for steps start+1..steps; returns (loss, accuracy)
+    per step. `opt` (default: a fresh Adam) and `start` let a resumed run go on where it stopped."""
     params = model.parameters()
-    opt = Adam(params, lr=LR)
+    opt = Adam(params, lr=LR) if opt is None else opt
     losses: list[float] = []
     accs: list[float] = []
-    for _ in range(steps):
+    for _ in range(start, steps):
         logits = [model(x) for x in X]
         loss = nn.cross_entropy_batch(logits, list(y)) + REG * nn.l2_penalty(params)
         opt.zero_grad()
@@ -72,12 +76,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     X, y = datasets.spiral(n_per_class=100, classes=3, noise=0.2, seed=args.seed)
     linear = nn.Layer(2, 3, activation="none", rng=random.Random(args.seed))
     mlp = nn.MLP(2, [args.hidden, 3], activation="relu", init="he", seed=args.seed)
+    models: dict[str, nn.Module] = {"linear": linear, "mlp": mlp}
+    opts = {key: Adam(m.parameters(), lr=LR) for key, m in models.items()}
+    settings = {"seed": args.seed, "hidden": args.hidden}
+    run = _common.resume(args, args.steps, settings, model=models, optimizer=opts)
     print(f"linear classifier: {linear!r}")
     print(mlp)
-    with _common.Progress(args.steps, "spiral linear", args.quiet) as bar:
-        linear_losses, _ = train(linear, X, y, args.steps, bar)
-    with _common.Progress(args.steps, f"spiral 2-{args.hidden}-3 ReLU", args.quiet) as bar:
-        mlp_losses, _ = train(mlp, X, y, args.steps, bar)
+    history: dict[str, list[float]] = {}
+    for key, desc in [("linear", "spiral linear"), ("mlp", f"spiral 2-{args.hidden}-3 ReLU")]:
+        with _common.Progress(args.steps, desc, args.quiet, start=run.start) as bar:
+            losses, _ = train(models[key], X, y, run.stop, bar, opt=opts[key], start=run.start)
+        history[f"{key}_loss"] = run.extend(f"{key}_loss", losses)
+    linear_losses, mlp_losses = history["linear_loss"], history["mlp_loss"]
 
     linear_pred = classify(linear, X)
     mlp_pred = classify(mlp, X)
@@ -89,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     }
     seconds = timer.seconds()
     files = _common.save_results(out, metrics, mlp)
+    files.append(_common.save_checkpoint(out, args, settings, run.stop, history, model=models, optimizer=opts))
     if not args.no_plot:
         ext = args.format
         curves = {"linear softmax": linear_losses, f"2-{args.hidden}-3 ReLU": mlp_losses}

@@ -1,10 +1,12 @@
 """XOR: a 2-4-1 tanh MLP learns it; a single neuron cannot (lecture 003).
 
-    python -m demos.xor [--steps 100] [--seed 0] [--out out/xor] [--no-plot]
+    python -m demos.xor [--steps 100] [--seed 0] [--out out/xor] [--no-plot] [--resume PATH]
 
 Both models train with Adam on the binary cross-entropy of their logits over the 4 points. A single
 neuron draws one straight line, and no line puts (0, 1), (1, 0) on one side and (0, 0), (1, 1) on
 the other, so its accuracy can never beat 3 of 4; the hidden layer bends the boundary.
+The loss and accuracy shown for a step are those of the model after that step's update, so the
+last progress line and the summary print the same numbers.
 """
 
 from __future__ import annotations
@@ -34,30 +36,31 @@ def train(
     y: Sequence[int],
     steps: int,
     progress: _common.Progress | None = None,
+    *,
+    opt: Adam | None = None,
+    start: int = 0,
 ) -> tuple[list[float], list[float]]:
-    """Full-batch Adam on the mean BCE-with-logits; returns (loss, accuracy) per step.
+    """Full-batch Adam on the mean BCE-with-logits for steps start+1..steps; returns (loss, accuracy) per step.
 
-    Each step's accuracy is measured on the forward pass that step's update is computed from.
+    Both are measured after the step's update, on a forward pass of the updated model: the numbers
+    of the last step are the trained model's. `opt` (default: a fresh Adam) and `start` let a resumed
+    run continue with the optimizer state it had.
     """
-    opt = Adam(params, lr=LR)
+    opt = Adam(params, lr=LR) if opt is None else opt
     losses: list[float] = []
     accs: list[float] = []
-    for _ in range(steps):
-        logits = [forward(x) for x in X]
-        loss = nn.binary_cross_entropy_with_logits(logits, list(y))
+    for _ in range(start, steps):
+        loss = nn.binary_cross_entropy_with_logits([forward(x) for x in X], list(y))
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(loss.data)
+        with no_grad():
+            logits = [forward(x) for x in X]
+            losses.append(nn.binary_cross_entropy_with_logits(logits, list(y)).data)
         accs.append(logit_accuracy(logits, y))
         if progress is not None:
-            progress.update(loss.data, acc=accs[-1])
+            progress.update(losses[-1], acc=accs[-1])
     return losses, accs
-
-
-def evaluate(forward: Callable[[Sequence[float]], Value], X: Sequence[Sequence[float]], y: Sequence[int]) -> float:
-    with no_grad():
-        return logit_accuracy([forward(x) for x in X], y)
 
 
 def scorer(forward: Callable[[Sequence[float]], Value]) -> Callable[[list[list[float]]], list[list[float]]]:
@@ -82,27 +85,40 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     X, y = datasets.xor()
     mlp = nn.MLP(2, [4, 1], activation="tanh", seed=args.seed)
     neuron = nn.Neuron(2, activation="none", rng=random.Random(args.seed))
+    models = {"mlp": mlp, "neuron": neuron}
+    opts = {"mlp": Adam(mlp.parameters(), lr=LR), "neuron": Adam(neuron.parameters(), lr=LR)}
+    settings = {"seed": args.seed}
+    run = _common.resume(args, args.steps, settings, model=models, optimizer=opts)
 
     def mlp_logit(x: Sequence[float]) -> Value:
         return mlp(x)[0]
 
     print(mlp)
-    with _common.Progress(args.steps, "xor MLP 2-4-1", args.quiet) as bar:
-        mlp_losses, mlp_accs = train(mlp_logit, mlp.parameters(), X, y, args.steps, bar)
-    with _common.Progress(args.steps, "xor single neuron", args.quiet) as bar:
-        neuron_losses, neuron_accs = train(neuron, neuron.parameters(), X, y, args.steps, bar)
+    curves: dict[str, list[float]] = {}
+    stages: list[tuple[str, Callable[[Sequence[float]], Value], str]] = [
+        ("mlp", mlp_logit, "xor MLP 2-4-1"),
+        ("neuron", neuron, "xor single neuron"),
+    ]
+    for key, forward, desc in stages:
+        with _common.Progress(args.steps, desc, args.quiet, start=run.start) as bar:
+            losses, accs = train(forward, models[key].parameters(), X, y, run.stop, bar, opt=opts[key], start=run.start)
+        curves[f"{key}_loss"] = run.extend(f"{key}_loss", losses)
+        curves[f"{key}_accuracy"] = run.extend(f"{key}_accuracy", accs)
+    mlp_losses, mlp_accs = curves["mlp_loss"], curves["mlp_accuracy"]
+    neuron_losses, neuron_accs = curves["neuron_loss"], curves["neuron_accuracy"]
 
     reached = next((i + 1 for i, a in enumerate(mlp_accs) if a == 1.0), None)
-    metrics: dict[str, float] = {
-        "mlp_accuracy": evaluate(mlp_logit, X, y),
+    metrics: dict[str, float] = {  # the last step's numbers are the trained models' (see `train`)
+        "mlp_accuracy": mlp_accs[-1],
         "mlp_loss": mlp_losses[-1],
         "mlp_steps_to_100pct": reached if reached is not None else -1,
-        "neuron_accuracy": evaluate(neuron, X, y),
+        "neuron_accuracy": neuron_accs[-1],
         "neuron_best_accuracy": max(neuron_accs),
         "neuron_loss": neuron_losses[-1],
     }
     seconds = timer.seconds()
     files = _common.save_results(out, metrics, mlp)
+    files.append(_common.save_checkpoint(out, args, settings, run.stop, curves, model=models, optimizer=opts))
     if not args.no_plot:
         ext = args.format
         curves = {"MLP 2-4-1 (tanh)": mlp_losses, "single neuron": neuron_losses}

@@ -47,9 +47,11 @@ def to_torch(model: MLP) -> Any:
     modules = []
     with torch.no_grad():
         for layer in model.layers:
-            linear = torch.nn.Linear(layer.nin, layer.nout, dtype=torch.float64)
+            linear = torch.nn.Linear(layer.nin, layer.nout, bias=layer.bias, dtype=torch.float64)
             linear.weight.copy_(torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64))
-            linear.bias.copy_(torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64))
+            if layer.bias:
+                b = [n.b.data for n in layer.neurons if n.b is not None]
+                linear.bias.copy_(torch.tensor(b, dtype=torch.float64))
             modules.append(linear)
             act = _activation_module(torch, layer.activation)
             if act is not None:
@@ -95,7 +97,7 @@ def _activation_name(torch: Any, module: Any, where: str) -> str:
 def from_torch(seq: Any) -> MLP:
     """An `nn.MLP` with the weights of a `torch.nn.Sequential` of Linear (+ activation) modules.
 
-    Every Linear needs a bias and may be followed by one activation; hidden layers must share
+    Every Linear has a bias, or none has (bias=False), and may be followed by one activation; hidden layers must share
     one activation (an MLP has one hidden `activation` and an `output_activation`).
     """
     torch = _torch()
@@ -107,8 +109,8 @@ def from_torch(seq: Any) -> MLP:
     for i, module in enumerate(seq):
         at = f"{where}: module {i}"
         if isinstance(module, torch.nn.Linear):
-            if module.bias is None:
-                raise ValueError(f"{at}: Linear without bias is not supported (every neuron has a bias)")
+            if linears and (module.bias is None) != (linears[-1].bias is None):
+                raise ValueError(f"{at}: some Linear layers have a bias and some do not; an MLP has one bias setting")
             if linears and module.in_features != linears[-1].out_features:
                 raise ValueError(
                     f"{at}: Linear takes {module.in_features} inputs but the previous one gives "
@@ -132,15 +134,17 @@ def from_torch(seq: Any) -> MLP:
         activation=names[0] if len(names) > 1 else "tanh",
         output_activation=names[-1],
         seed=0,
+        bias=linears[0].bias is not None,
     )
     state: dict[str, Any] = {}
     for li, m in enumerate(linears):
         w = m.weight.detach().to(torch.float64).tolist()
-        b = m.bias.detach().to(torch.float64).tolist()
+        b = None if m.bias is None else m.bias.detach().to(torch.float64).tolist()
         for j in range(m.out_features):
-            if not all(math.isfinite(x) for x in w[j]) or not math.isfinite(b[j]):
+            if not all(math.isfinite(x) for x in w[j]) or (b is not None and not math.isfinite(b[j])):
                 raise ValueError(f"{where}: Linear {li} has a non-finite weight or bias in row {j}")
             state[f"layers.{li}.neurons.{j}.w"] = w[j]
-            state[f"layers.{li}.neurons.{j}.b"] = b[j]
+            if b is not None:
+                state[f"layers.{li}.neurons.{j}.b"] = b[j]
     model.load_state_dict(state)
     return model

@@ -61,10 +61,25 @@ def _flat(x: object, name: str, what: str) -> tuple[list[Any], list[int] | None]
     return flat, shape
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _paired(preds: object, targets: object, name: str, pwhat: str, twhat: str) -> tuple[list[Any], list[Any]]:
     p, pshape = _flat(preds, name, pwhat)
     t, tshape = _flat(targets, name, twhat)
-    if len(p) != len(t) or (pshape is not None and tshape is not None and pshape != tshape):
+    if pshape is not None and tshape is not None and pshape != tshape:  # two batches of rows: say which row
+        if len(pshape) != len(tshape):
+            raise ValueError(
+                f"{name}: {_count(len(pshape), 'row')} of {pwhat} but {_count(len(tshape), 'row')} of {twhat}; "
+                "they must match"
+            )
+        i = next(i for i, (a, b) in enumerate(zip(pshape, tshape, strict=True)) if a != b)
+        raise ValueError(
+            f"{name}: {pwhat}[{i}] has {_count(pshape[i], 'value')} but {twhat}[{i}] has {tshape[i]}; "
+            f"each row of {pwhat} must have as many values as its row of {twhat}"
+        )
+    if len(p) != len(t):
         raise ValueError(f"{name}: {len(p)} {pwhat} but {len(t)} {twhat}; they must match one to one")
     if not p:
         raise ValueError(f"{name}: {pwhat} and {twhat} are empty")
@@ -80,9 +95,10 @@ def _mean(terms: list[Value]) -> Value:
 
 
 def mse_loss(preds: Sequence[Any], targets: Sequence[Any]) -> Value:
-    """Mean squared error: mean over elements of (pred - target)^2.
+    """Mean squared error: (1/N) sum_i (pred_i - target_i)^2 over the N elements.
 
-    Takes lists of scalars, or equally shaped lists of rows (e.g. `[model(x) for x in X]`).
+    Takes lists of scalars, or equally shaped lists of rows (e.g. `[model(x) for x in X]`; flat
+    targets may pair with rows of one value each). Returns the loss as one Value (call `.backward()`).
     """
     name = "mse_loss"
     p, t = _paired(preds, targets, name, "preds", "targets")
@@ -99,30 +115,40 @@ def binary_cross_entropy_with_logits(logits: Sequence[Any], targets: Sequence[An
 
     Uses -[y log s(z) + (1 - y) log(1 - s(z))] = softplus(z) - y z, which the engine evaluates
     without overflow for any finite z (its gradient sigmoid(z) - y is stable too).
+    Returns the mean over the samples as one Value.
     """
     name = "binary_cross_entropy_with_logits"
     z, y = _paired(logits, targets, name, "logits", "targets")
     terms = []
     for i, (zi, yi) in enumerate(zip(z, y, strict=True)):
         zv = _value(zi, name, "logits", i)
-        yf = _number(yi.data if isinstance(yi, Value) else yi, name, "targets", i)
+        if isinstance(yi, Value):  # a Value target: compared and multiplied as a Value (a compiled f sees it)
+            if not (yi >= 0.0 and yi <= 1.0):
+                raise ValueError(f"{name}: targets[{i}] must be in [0, 1], got {yi!r}")
+            terms.append(zv.softplus() - zv * yi)
+            continue
+        yf = _number(yi, name, "targets", i)
         if not 0.0 <= yf <= 1.0:
             raise ValueError(f"{name}: targets[{i}] must be in [0, 1], got {yi!r}")
-        terms.append(zv.softplus() - zv * yi if isinstance(yi, Value) else zv.softplus() + zv * -yf)
+        terms.append(zv.softplus() + zv * -yf)
     return _mean(terms)
 
 
 def hinge_loss(scores: Sequence[Any], labels: Sequence[Any]) -> Value:
-    """Mean hinge (max-margin) loss: mean of relu(1 - y s) with labels y in {-1, +1} (micrograd's demo loss)."""
+    """Mean hinge (max-margin) loss: (1/N) sum_i max(0, 1 - y_i s_i), labels y in {-1, +1} (micrograd's demo loss).
+
+    Returns the loss as one Value.
+    """
     name = "hinge_loss"
     s, y = _paired(scores, labels, name, "scores", "labels")
     terms = []
     for i, (si, yi) in enumerate(zip(s, y, strict=True)):
         sv = _value(si, name, "scores", i)
-        yf = _number(yi, name, "labels", i)
+        yf = yi.data if isinstance(yi, Value) else _number(yi, name, "labels", i)
         if yf != 1.0 and yf != -1.0:
             raise ValueError(f"{name}: labels[{i}] must be -1 or +1, got {yi!r} (map 0/1 labels with 2 * y - 1)")
-        terms.append((sv * -yf + 1.0).relu())
+        # A Value label is multiplied as a Value (a compiled f sees it; `yf` above was a guarded read).
+        terms.append((sv * -yi + 1.0).relu() if isinstance(yi, Value) else (sv * -yf + 1.0).relu())
     return _mean(terms)
 
 
@@ -167,7 +193,10 @@ def _index(target: object, n: int, name: str, what: str) -> int:
 
 
 def cross_entropy(logits: Sequence[Any], target_index: int) -> Value:
-    """-log softmax(logits)[target_index] for one sample = logsumexp(z) - z_target (max-shifted)."""
+    """-log softmax(logits)[target_index] for one sample = logsumexp(z) - z_target (max-shifted).
+
+    Returns the loss as one Value.
+    """
     name = "cross_entropy"
     zs = _shifted(logits, name)
     t = _index(target_index, len(zs), name, "target_index")
@@ -175,7 +204,10 @@ def cross_entropy(logits: Sequence[Any], target_index: int) -> Value:
 
 
 def cross_entropy_batch(batch_logits: Sequence[Sequence[Any]], target_indices: Sequence[int]) -> Value:
-    """Mean of `cross_entropy` over samples."""
+    """(1/N) sum_i cross_entropy(batch_logits[i], target_indices[i]): the mean over N samples.
+
+    Returns the loss as one Value.
+    """
     name = "cross_entropy_batch"
     rows = _seq(batch_logits, name, "batch_logits")
     targets = _seq(target_indices, name, "target_indices")
@@ -192,7 +224,10 @@ def cross_entropy_batch(batch_logits: Sequence[Sequence[Any]], target_indices: S
 
 
 def l2_penalty(params: Iterable[Value]) -> Value:
-    """Sum of squares of `params` (unscaled; multiply by your weight-decay coefficient). 0 for none."""
+    """sum_p p^2 over `params` (unscaled; multiply by your weight-decay coefficient).
+
+    Returns one Value (Value(0.0) for no parameters).
+    """
     if isinstance(params, Value):
         raise TypeError("l2_penalty: params must be a list of Values, got a single Value (wrap it in a list)")
     terms = []

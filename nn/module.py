@@ -12,7 +12,7 @@ File format (`save`/`load`), JSON:
 
     {"format": "chainrule-model", "version": 1,
      "model": {"type": "MLP", "nin": 2, "nouts": [4, 1], "activation": "tanh",
-               "output_activation": "none", "init": "uniform"},
+               "output_activation": "none", "init": "uniform"},   (+ "bias": false for bias-free models)
      "state_dict": {"layers.0.neurons.0.w": [0.1, -0.3], "layers.0.neurons.0.b": 0.0, ...}}
 """
 
@@ -120,6 +120,166 @@ def _leaves(x: Sequence[Any], where: str) -> list[Value]:
         raise type(e)(f"{where}: bad input: {e}") from None
 
 
+# ---- what Layer and MLP return -------------------------------------------------------------------
+def _is_scalar(x: object) -> bool:
+    """A number or a Value: what a learner means when they do arithmetic with a model's output."""
+    return isinstance(x, (Value, numbers.Number)) and not isinstance(x, bool)
+
+
+class Outputs(list[Value]):
+    """What calling a `Layer` or an `MLP` returns: a list of Values, one per output neuron.
+
+    It is a plain `list` in every way (indexing, `len`, slicing, `==` with lists, `+` with lists,
+    `* int`, passing it to a loss). The only addition: the arithmetic a learner coming from micrograd
+    writes on a model's output (`n(x) - y`, `n(x) ** 2`, `n(x) > 0`, `n(x).backward()`, where
+    micrograd's single-output MLP returns a bare Value) raises an error that says what to write:
+    `n(x)[0]`, the output Value, instead of Python's bare "unsupported operand ... 'list'".
+    """
+
+    __slots__ = ("_source",)
+
+    def __init__(self, values: Sequence[Value] = (), source: str = "MLP") -> None:
+        super().__init__(values)
+        self._source = source
+
+    def _hint(self, expression: str, then: str = "") -> TypeError:
+        n, src = len(self), self._src()
+        call = "model(x)" if src == "MLP" else "layer(x)"
+        if n == 1:
+            what = "one output"
+            fix = (
+                f"take the Value out of the list: write {call}[0]{then} "
+                "(micrograd's loop: ypred = [n(x)[0] for x in xs])"
+            )
+        else:
+            what = f"{n} outputs"
+            fix = f"pick one output with {call}[i]{then}, or pass the whole list to a loss: nn.mse_loss({call}, y)"
+        return TypeError(
+            f"{expression}: calling an nn.{src} returns a list of Values ({what}), not a Value "
+            f"(micrograd's MLP returns a bare Value for one output; chainrule's always returns a list); {fix}"
+        )
+
+    def _src(self) -> str:
+        return str(getattr(self, "_source", "MLP"))
+
+    def _operand(self, other: object, op: str, reflected: bool = False) -> TypeError:
+        mine, theirs = f"{self._src()} output", type(other).__name__
+        return self._hint(f"{theirs} {op} {mine}" if reflected else f"{mine} {op} {theirs}")
+
+    # arithmetic a list does not have: always the hint, for a number or a Value operand
+    def __sub__(self, other: object) -> Any:
+        if _is_scalar(other):
+            raise self._operand(other, "-")
+        return NotImplemented
+
+    def __rsub__(self, other: object) -> Any:
+        if _is_scalar(other):
+            raise self._operand(other, "-", reflected=True)
+        return NotImplemented
+
+    def __truediv__(self, other: object) -> Any:
+        if _is_scalar(other):
+            raise self._operand(other, "/")
+        return NotImplemented
+
+    def __rtruediv__(self, other: object) -> Any:
+        if _is_scalar(other):
+            raise self._operand(other, "/", reflected=True)
+        return NotImplemented
+
+    def __pow__(self, other: object) -> Any:
+        if _is_scalar(other):
+            raise self._operand(other, "**")
+        return NotImplemented
+
+    def __rpow__(self, other: object) -> Any:
+        if _is_scalar(other):
+            raise self._operand(other, "**", reflected=True)
+        return NotImplemented
+
+    def __neg__(self) -> Any:
+        raise self._hint(f"-({self._src()} output)")
+
+    def __abs__(self) -> Any:
+        raise self._hint(f"abs({self._src()} output)")
+
+    def __float__(self) -> float:
+        raise self._hint(f"float({self._src()} output)")
+
+    def __round__(self, ndigits: int | None = None) -> Any:
+        raise self._hint(f"round({self._src()} output)")
+
+    def __format__(self, spec: str) -> str:
+        if spec:
+            raise self._hint(f"format({self._src()} output, {spec!r})")
+        return super().__format__(spec)
+
+    # list operations keep their meaning with lists (+ concatenates, * int repeats); with a number
+    # or a Value they would only fail (or, for ==, quietly be False): the hint instead
+    def __add__(self, other: object) -> Any:
+        if _is_scalar(other):
+            raise self._operand(other, "+")
+        return super().__add__(other)  # type: ignore[call-overload]
+
+    def __radd__(self, other: object) -> Any:  # also sum(model(x) for x in xs), which starts at 0
+        if _is_scalar(other):
+            raise self._operand(other, "+", reflected=True)
+        return NotImplemented
+
+    def __iadd__(self, other: object) -> Any:
+        if _is_scalar(other):
+            raise self._operand(other, "+=")
+        return super().__iadd__(other)  # type: ignore[arg-type]
+
+    def __mul__(self, other: object) -> Any:
+        if isinstance(other, Value) or (_is_scalar(other) and not isinstance(other, numbers.Integral)):
+            raise self._operand(other, "*")
+        return super().__mul__(other)  # type: ignore[operator]
+
+    def __rmul__(self, other: object) -> Any:
+        if isinstance(other, Value) or (_is_scalar(other) and not isinstance(other, numbers.Integral)):
+            raise self._operand(other, "*", reflected=True)
+        return super().__rmul__(other)  # type: ignore[operator]
+
+    def __eq__(self, other: object) -> bool:
+        if _is_scalar(other):
+            raise self._operand(other, "==")
+        return super().__eq__(other)
+
+    def __ne__(self, other: object) -> bool:
+        if _is_scalar(other):
+            raise self._operand(other, "!=")
+        return super().__ne__(other)
+
+    __hash__ = None  # a list is not hashable
+
+    def __lt__(self, other: object) -> bool:
+        if _is_scalar(other):
+            raise self._operand(other, "<")
+        return super().__lt__(other)  # type: ignore[operator]
+
+    def __le__(self, other: object) -> bool:
+        if _is_scalar(other):
+            raise self._operand(other, "<=")
+        return super().__le__(other)  # type: ignore[operator]
+
+    def __gt__(self, other: object) -> bool:
+        if _is_scalar(other):
+            raise self._operand(other, ">")
+        return super().__gt__(other)  # type: ignore[operator]
+
+    def __ge__(self, other: object) -> bool:
+        if _is_scalar(other):
+            raise self._operand(other, ">=")
+        return super().__ge__(other)  # type: ignore[operator]
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when normal lookup fails: `model(x).backward()`, `model(x).data`, ...
+        if not name.startswith("_") and hasattr(Value, name):
+            raise AttributeError(str(self._hint(f"{self._src()} output.{name}", then=f".{name}")))
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
 # ---- Module --------------------------------------------------------------------------------------
 class Module:
     """Base class: parameters, names, gradients, state dicts and JSON files.
@@ -130,17 +290,19 @@ class Module:
     """
 
     def local_parameters(self) -> list[tuple[str, Entry]]:
-        """This module's own parameter entries (not its children's), in a fixed order."""
+        """Returns this module's own parameter entries (not its children's), in a fixed order."""
         return []
 
     def named_children(self) -> list[tuple[str, Module]]:
-        """This module's direct submodules with their names, in a fixed order."""
+        """Returns this module's direct submodules with their names, in a fixed order."""
         return []
 
     def forward(self, x: Sequence[Any]) -> Any:
+        """The module's output for inputs `x`; a subclass defines it (the base raises NotImplementedError)."""
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 
     def __call__(self, x: Sequence[Any]) -> Any:
+        """module(x) is module.forward(x): returns whatever `forward` returns."""
         return self.forward(x)
 
     def config(self) -> dict[str, Any]:
@@ -149,7 +311,7 @@ class Module:
 
     # ---- names and parameters ----
     def named_entries(self) -> list[tuple[str, Entry]]:
-        """Every parameter entry in the module tree with its full dotted name (the state dict's keys)."""
+        """Returns every parameter entry in the module tree with its full dotted name (the state dict's keys)."""
         out: list[tuple[str, Entry]] = []
         stack: list[tuple[str, Module]] = [("", self)]
         while stack:  # iterative pre-order walk; children pushed reversed to keep their order
@@ -160,7 +322,7 @@ class Module:
         return out
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        """Every parameter with a stable name such as `layers.0.neurons.1.w.0` or `layers.0.neurons.1.b`."""
+        """Returns (name, Value) for every parameter, named like `layers.0.neurons.1.w.0` or `layers.0.neurons.1.b`."""
         out: list[tuple[str, Value]] = []
         for name, entry in self.named_entries():
             if isinstance(entry, Value):
@@ -170,7 +332,7 @@ class Module:
         return out
 
     def parameters(self) -> list[Value]:
-        """Every parameter (a leaf Value), in the order of `named_parameters()`."""
+        """Returns a list of every parameter (a leaf Value), in the order of `named_parameters()`."""
         out: list[Value] = []
         for _, entry in self.named_entries():
             if isinstance(entry, Value):
@@ -180,7 +342,7 @@ class Module:
         return out
 
     def zero_grad(self) -> None:
-        """Set every parameter's `.grad` to 0."""
+        """Set every parameter's `.grad` to 0 (before the next backward, which adds). Returns None."""
         for p in self.parameters():
             p.grad = 0.0
 
@@ -191,7 +353,7 @@ class Module:
 
     # ---- state dicts ----
     def state_dict(self) -> dict[str, float | list[float]]:
-        """A copy of the parameter values: entry name -> float (bias) or list of floats (weights)."""
+        """Returns a copy of the parameter values: entry name -> float (bias) or list of floats (weights)."""
         return {
             name: entry.data if isinstance(entry, Value) else [v.data for v in entry]
             for name, entry in self.named_entries()
@@ -229,7 +391,7 @@ class Module:
         return plan
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Copy values from a state dict (strict: same keys and sizes, finite real numbers).
+        """Copy values from a state dict (strict: same keys and sizes, finite real numbers). Returns None.
 
         Everything is checked before anything changes, so on error the model is as it was.
         """
@@ -237,13 +399,13 @@ class Module:
 
     # ---- files ----
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the architecture and parameters to `path` as JSON, atomically (temp file, then replace)."""
+        """Write the architecture and parameters to `path` as JSON, atomically (temp file, rename). Returns None."""
         doc = {"format": FORMAT, "version": VERSION, "model": self.config(), "state_dict": self.state_dict()}
         text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
         atomic_write_text(_check_path(path, f"{type(self).__name__}.save"), text)
 
     def load(self, path: str | os.PathLike[str]) -> None:
-        """Read parameters saved by `save()`. The file is fully checked before the model changes."""
+        """Read parameters saved by `save()`. The file is fully checked before the model changes. Returns None."""
         where = f"{type(self).__name__}.load"
         mine = self.config()
         config, state = _read_model_file(path, where, mine.get("type"))
@@ -344,8 +506,13 @@ def _check_config(config: object, where: str) -> dict[str, Any]:
     fields = _CONFIG_FIELDS.get(kind) if isinstance(kind, str) else None
     if fields is None:
         raise ValueError(f"{where}: unknown model type {kind!r}; expected one of {', '.join(_CONFIG_FIELDS)}")
-    if set(config) != {"type", *fields}:
+    if set(config) - {"bias"} != {"type", *fields}:  # "bias" is optional: only bias-free models write it
         raise ValueError(f"{where}: {kind} header must have the keys {sorted(['type', *fields])}, got {sorted(config)}")
+    if "bias" in config:
+        if not isinstance(config["bias"], bool):
+            raise ValueError(f"{where}: bias must be true or false, got {config['bias']!r}")
+        if config["bias"]:  # the default, written out: the same model as a header without it
+            config = {k: v for k, v in config.items() if k != "bias"}
     try:
         for key in fields:
             value = config[key]
@@ -378,7 +545,8 @@ def _check_count(config: dict[str, Any], state: object, where: str) -> None:
     mismatches are left to the strict state-dict check, whose message names each key."""
     nouts = config["nouts"] if config["type"] == "MLP" else [config.get("nout", 1)]
     sizes = [config["nin"], *nouts]
-    needed = sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(sizes) - 1))
+    per_neuron_extra = 0 if config.get("bias") is False else 1  # the bias
+    needed = sum((sizes[i] + per_neuron_extra) * sizes[i + 1] for i in range(len(sizes) - 1))
     held = 0
     if isinstance(state, Mapping):
         for value in state.values():
@@ -418,10 +586,18 @@ def _init_weights(nin: int, fan_out: int, init: str, rng: random.Random) -> list
     return [rng.normalvariate(0.0, std) for _ in range(nin)]
 
 
-class Neuron(Module):
-    """One unit: activation(w . x + b), with `nin` weights `w` and a bias `b` (initialised to 0).
+def _check_bias(bias: object, where: str) -> bool:
+    if not isinstance(bias, bool):
+        raise TypeError(f"{where}: bias must be True or False, got {type(bias).__name__} {bias!r}")
+    return bias
 
-    `fan_out` (the width of the layer it belongs to) only matters for Xavier init.
+
+class Neuron(Module):
+    """One unit: out = activation(w . x + b) = activation(b + w_0 x_0 + ... + w_{nin-1} x_{nin-1}).
+
+    Parameters: `w`, a list of `nin` weights (leaf Values, drawn by `init`), and `b`, the bias (a leaf
+    Value starting at 0; None for `bias=False`, as PyTorch's `Linear.bias`). Calling it,
+    `neuron(x)`, returns ONE Value: the output for inputs `x` (a sequence of nin numbers or Values).
     """
 
     def __init__(
@@ -432,40 +608,128 @@ class Neuron(Module):
         rng: random.Random | None = None,
         *,
         fan_out: int = 1,
+        bias: bool = True,
     ) -> None:
+        """Build a neuron with `nin` inputs.
+
+        activation: one of `nn.ACTIVATIONS` ("none": out = w . x + b, a linear unit).
+        init: "uniform" U(-1, 1) (micrograd's), "xavier" U(-a, a) with a = sqrt(6 / (nin + fan_out)),
+        or "he" N(0, 2 / nin). rng: a `random.Random` for the weights. fan_out: the width of the
+        layer it belongs to (only Xavier uses it). bias: False leaves out b (out = activation(w . x)).
+        Returns nothing; raises TypeError / ValueError naming `Neuron` for a bad argument.
+        """
         self.nin = _check_size(nin, "nin", "Neuron")
         self.activation = _check_activation(activation, "Neuron")
         self.init = _check_init(init, "Neuron")
         fan_out = _check_size(fan_out, "fan_out", "Neuron")
+        self.bias = _check_bias(bias, "Neuron")
         self.w = [Value(x) for x in _init_weights(self.nin, fan_out, self.init, _check_rng(rng, "Neuron"))]
-        self.b = Value(0.0)
+        self.b: Value | None = Value(0.0) if self.bias else None
         self._act = _ACTIVATIONS[self.activation]
         self._label_parameters()
 
     def local_parameters(self) -> list[tuple[str, Entry]]:
-        return [("w", self.w), ("b", self.b)]
+        """Returns the neuron's entries: [("w", weights), ("b", bias)] (no "b" for bias=False)."""
+        return [("w", self.w)] if self.b is None else [("w", self.w), ("b", self.b)]
 
     def _forward(self, x: Sequence[Any]) -> Value:
         # b + w0 x0 + w1 x1 + ...: a plain chain of engine ops, summed by the C loop in sum().
-        act = sum(map(operator.mul, self.w, x), self.b)
+        b = self.b
+        if b is None:  # no bias: w0 x0 + w1 x1 + ..., with no `0 +` node
+            products = list(map(operator.mul, self.w, x))
+            act = sum(products[1:], products[0])
+        else:
+            act = sum(map(operator.mul, self.w, x), b)
         f = self._act
         return act if f is None else f(act)
 
     def forward(self, x: Sequence[Any]) -> Value:
-        """The neuron's output for inputs `x` (numbers or Values, length nin): one Value."""
+        """out = activation(w . x + b) for inputs `x` (nin numbers or Values).
+
+        Returns one Value (its graph reaches every weight, so `out.backward()` fills their `.grad`).
+        """
         if _length(x, "Neuron") != self.nin:
             raise ValueError(f"Neuron: expected {self.nin} inputs, got {len(x)}")
         return self._forward(_leaves(x, "Neuron"))
 
+    def __call__(self, x: Sequence[Any]) -> Value:
+        """neuron(x) is neuron.forward(x): activation(w . x + b). Returns one Value."""
+        return self.forward(x)
+
     def config(self) -> dict[str, Any]:
-        return {"type": "Neuron", "nin": self.nin, "activation": self.activation, "init": self.init}
+        """Returns the constructor arguments as a JSON-ready dict; "bias": False appears only for a bias-free neuron."""
+        out: dict[str, Any] = {"type": "Neuron", "nin": self.nin, "activation": self.activation, "init": self.init}
+        return out if self.bias else {**out, "bias": False}
 
     def __repr__(self) -> str:
-        return f"Neuron(nin={self.nin}, activation={self.activation!r}, {self.nin + 1} parameters)"
+        extra = "" if self.bias else "bias=False, "
+        return f"Neuron(nin={self.nin}, activation={self.activation!r}, {extra}{self.nin + self.bias} parameters)"
+
+
+# ---- weight matrices as the slides print them -----------------------------------------------------
+_LAYOUTS = {
+    "inputs": "one row per input, one column per neuron: y = x W, as lecture 003 prints W1",
+    "neurons": "one row per neuron, one column per input: y = W x, as PyTorch's Linear.weight",
+}
+
+
+def _check_rows(rows: object, where: str) -> str:
+    if rows is None:
+        raise TypeError(
+            f"{where}: say how the matrix is laid out: rows='inputs' ({_LAYOUTS['inputs']}) or "
+            f"rows='neurons' ({_LAYOUTS['neurons']})"
+        )
+    if rows not in _LAYOUTS:
+        raise ValueError(f"{where}: rows must be 'inputs' or 'neurons', got {rows!r}")
+    return str(rows)
+
+
+def _numbers(x: object, where: str, name: str) -> list[Any]:
+    """A matrix or vector argument as a list (numpy arrays via tolist()); not a str, not a scalar."""
+    if not isinstance(x, (list, tuple)) and hasattr(x, "tolist"):
+        x = x.tolist()
+    if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
+        raise TypeError(f"{where}: {name} must be a list of numbers or of rows, got {type(x).__name__} {x!r}")
+    if not x:
+        raise ValueError(f"{where}: {name} is empty")
+    return list(x)
+
+
+def _matrix(w: object, where: str, name: str) -> tuple[list[list[float]], bool]:
+    """(rows of finite floats, is it a flat vector?); a flat vector comes back as one row."""
+    items = _numbers(w, where, name)
+    nested = [isinstance(r, Sequence) and not isinstance(r, (str, bytes)) or hasattr(r, "tolist") for r in items]
+    if not any(nested):
+        return [[_finite(v, f"{where}: {name}[{j}]") for j, v in enumerate(items)]], True
+    out: list[list[float]] = []
+    for i, r in enumerate(items):
+        if not nested[i]:
+            raise TypeError(f"{where}: {name}[{i}] must be a row (a list) like {name}[0], got {type(r).__name__} {r!r}")
+        row = _numbers(r, where, f"{name}[{i}]")
+        if out and len(row) != len(out[0]):
+            raise ValueError(
+                f"{where}: {name}[{i}] has {len(row)} numbers but {name}[0] has {len(out[0])}; "
+                "every row needs the same length"
+            )
+        out.append([_finite(v, f"{where}: {name}[{i}][{j}]") for j, v in enumerate(row)])
+    return out, False
+
+
+def _shape(w: object, rows: str, where: str, name: str) -> tuple[int, int]:
+    """(nin, nout) of the layer a weight matrix (or a single neuron's flat weight vector) describes."""
+    m, flat = _matrix(w, where, name)
+    if flat:
+        return len(m[0]), 1
+    return (len(m), len(m[0])) if rows == "inputs" else (len(m[0]), len(m))
 
 
 class Layer(Module):
-    """`nout` neurons sharing the same inputs. Calling it ALWAYS returns a list (also for nout = 1)."""
+    """`nout` neurons reading the same `nin` inputs: out_j = activation(sum_i W[j][i] x_i + b_j).
+
+    W has one row per neuron (row j = `neurons[j].w`); `weight_matrix(rows=...)` gives it either way
+    round. Calling it, `layer(x)`, returns a list of nout Values — ALWAYS a list, also for nout = 1
+    (`layer(x)[0]` is the Value).
+    """
 
     def __init__(
         self,
@@ -474,41 +738,144 @@ class Layer(Module):
         activation: str = "tanh",
         init: str = "uniform",
         rng: random.Random | None = None,
+        *,
+        bias: bool = True,
     ) -> None:
+        """Build `nout` neurons with `nin` inputs each (see `Neuron` for activation and init).
+
+        rng: a `random.Random` for the weights (None: a fresh one). bias: False builds neurons
+        without a bias (out_j = activation(sum_i W[j][i] x_i), lecture 003's layers). Returns nothing.
+        """
         self.nin = _check_size(nin, "nin", "Layer")
         self.nout = _check_size(nout, "nout", "Layer")
         self.activation = _check_activation(activation, "Layer")
         self.init = _check_init(init, "Layer")
+        self.bias = _check_bias(bias, "Layer")
         r = _check_rng(rng, "Layer")
-        self.neurons = [Neuron(self.nin, self.activation, self.init, r, fan_out=self.nout) for _ in range(self.nout)]
+        self.neurons = [
+            Neuron(self.nin, self.activation, self.init, r, fan_out=self.nout, bias=self.bias) for _ in range(self.nout)
+        ]
         self._label_parameters()
 
+    @classmethod
+    def from_weights(cls, weight: Any, bias: Any = None, *, rows: str | None = None, activation: str = "tanh") -> Layer:
+        """A layer with the given weights (its size read from them); bias=None builds it without biases.
+
+        weight: a matrix laid out as `rows` says — rows="inputs": one row per input, W[i][j] the
+        weight from input i to neuron j, so out = activation(x W + b) as lecture 003 prints W1;
+        rows="neurons": one row per neuron, out = activation(W x + b) as PyTorch's `Linear.weight`.
+        A flat list is the weights of one neuron. bias: one number per neuron, or None.
+        Returns the new Layer; a bad shape or number raises, naming `Layer.from_weights` and the entry.
+        """
+        where = "Layer.from_weights"
+        layout = _check_rows(rows, where)
+        nin, nout = _shape(weight, layout, where, "weight")
+        layer = cls(nin, nout, activation, bias=bias is not None, rng=random.Random(0))
+        layer._set(weight, bias, layout, where, "weight", "bias")
+        return layer
+
+    def set_weights(self, weight: Any, bias: Any = None, *, rows: str | None = None) -> None:
+        """Copy a weight matrix (and, if given, the biases) into the layer's parameters, in place.
+
+        weight: rows="inputs" for one row per input (nin x nout; out = x W + b, lecture 003's W1);
+        rows="neurons" for one row per neuron (nout x nin; out = W x + b, PyTorch's Linear.weight).
+        A flat list of nin numbers sets the one neuron of a 1-neuron layer. bias: nout numbers, or
+        None to leave the biases as they are. Everything is checked (shape, finite real numbers)
+        before anything changes. Returns None; errors name `Layer.set_weights` and the bad entry.
+        """
+        self._set(weight, bias, _check_rows(rows, "Layer.set_weights"), "Layer.set_weights", "weight", "bias")
+
+    def _set(self, weight: Any, bias: Any, rows: str, where: str, wname: str, bname: str) -> None:
+        m, flat = _matrix(weight, where, wname)
+        if flat:
+            if self.nout != 1:
+                raise ValueError(
+                    f"{where}: {wname} is a flat list of {len(m[0])} numbers, the weights of ONE neuron, but this "
+                    f"layer has {self.nout} neurons; give a matrix ({_LAYOUTS[rows]})"
+                )
+            if len(m[0]) != self.nin:
+                raise ValueError(f"{where}: {wname} has {len(m[0])} weights, but the neuron has {self.nin} inputs")
+            per_neuron = m
+        else:
+            shape = (len(m), len(m[0]))
+            want = (self.nin, self.nout) if rows == "inputs" else (self.nout, self.nin)
+            if shape != want:
+                other = "neurons" if rows == "inputs" else "inputs"
+                hint = (
+                    f"; that is the shape for rows={other!r}: is it laid out the other way?"
+                    if shape == want[::-1]
+                    else ""
+                )
+                raise ValueError(
+                    f"{where}: {wname} is {shape[0]} x {shape[1]}, but with rows={rows!r} ({_LAYOUTS[rows]}) "
+                    f"this layer of {self.nin} inputs and {self.nout} neurons needs {want[0]} x {want[1]}{hint}"
+                )
+            per_neuron = [list(col) for col in zip(*m, strict=True)] if rows == "inputs" else m
+        biases: list[float] | None = None
+        if bias is not None:
+            if not self.bias:
+                raise ValueError(f"{where}: this layer was built with bias=False, so it has no biases to set")
+            if isinstance(bias, numbers.Real) and not isinstance(bias, bool) and self.nout == 1:
+                bias = [bias]
+            biases = [_finite(v, f"{where}: {bname}[{j}]") for j, v in enumerate(_numbers(bias, where, bname))]
+            if len(biases) != self.nout:
+                raise ValueError(f"{where}: {bname} has {len(biases)} numbers, one per neuron needs {self.nout}")
+        for j, neuron in enumerate(self.neurons):  # checked: assign (cannot fail)
+            for v, x in zip(neuron.w, per_neuron[j], strict=True):
+                v.data = x
+            if biases is not None and neuron.b is not None:
+                neuron.b.data = biases[j]
+
+    def weight_matrix(self, *, rows: str | None = None) -> list[list[Value]]:
+        """The weights as a matrix of the parameter Values themselves (read `.data` or `.grad`).
+
+        rows="inputs": nin rows of nout (entry [i][j] from input i to neuron j, lecture 003's layout);
+        rows="neurons": nout rows of nin (row j = `neurons[j].w`, PyTorch's layout). Returns a new
+        list of lists; the Values in it are the layer's own.
+        """
+        layout = _check_rows(rows, "Layer.weight_matrix")
+        by_neuron = [list(n.w) for n in self.neurons]
+        return [list(col) for col in zip(*by_neuron, strict=True)] if layout == "inputs" else by_neuron
+
     def named_children(self) -> list[tuple[str, Module]]:
+        """Returns the neurons with their names: [("neurons.0", neuron), ...]."""
         return [(f"neurons.{i}", n) for i, n in enumerate(self.neurons)]
 
     def _forward(self, x: Sequence[Any]) -> list[Value]:
         return [n._forward(x) for n in self.neurons]
 
-    def forward(self, x: Sequence[Any]) -> list[Value]:
-        """The layer's outputs for inputs `x` (length nin): a list of nout Values."""
+    def forward(self, x: Sequence[Any]) -> Outputs:
+        """out_j = activation(sum_i W[j][i] x_i + b_j) for j = 0 .. nout-1, on inputs `x` (length nin).
+
+        Returns a list of nout Values (an `Outputs`, a list whose arithmetic with a number raises an
+        error saying to write `layer(x)[0]`).
+        """
         if _length(x, "Layer") != self.nin:
             raise ValueError(f"Layer: expected {self.nin} inputs, got {len(x)}")
-        return self._forward(_leaves(x, "Layer"))
+        return Outputs(self._forward(_leaves(x, "Layer")), "Layer")
+
+    def __call__(self, x: Sequence[Any]) -> Outputs:
+        """layer(x) is layer.forward(x): activation(W x + b). Returns a list of nout Values."""
+        return self.forward(x)
 
     def config(self) -> dict[str, Any]:
-        return {"type": "Layer", "nin": self.nin, "nout": self.nout, "activation": self.activation, "init": self.init}
+        """Returns the constructor arguments as a JSON-ready dict; "bias": False appears only for a bias-free layer."""
+        out = {"type": "Layer", "nin": self.nin, "nout": self.nout, "activation": self.activation, "init": self.init}
+        return out if self.bias else {**out, "bias": False}
 
     def __repr__(self) -> str:
-        count = self.nout * (self.nin + 1)
-        return f"Layer({self.nin} -> {self.nout}, activation={self.activation!r}, {count} parameters)"
+        count = self.nout * (self.nin + self.bias)
+        extra = "" if self.bias else "bias=False, "
+        return f"Layer({self.nin} -> {self.nout}, activation={self.activation!r}, {extra}{count} parameters)"
 
 
 class MLP(Module):
-    """A multilayer perceptron: layers of sizes `nouts` on `nin` inputs.
+    """A multilayer perceptron: h_0 = x, h_l = activation_l(W_l h_{l-1} + b_l) for layers of sizes `nouts`.
 
     Hidden layers use `activation`; the last layer uses `output_activation`, which defaults to
     "none" (a linear output, as in micrograd). The same `seed` gives the same weights everywhere.
-    Calling it returns a list of Values (also for a single output).
+    Calling it, `model(x)`, returns a list of Values, one per output — ALWAYS a list, also for a
+    single output: write `model(x)[0]` for the Value (micrograd's MLP returns the bare Value).
     """
 
     def __init__(
@@ -519,7 +886,16 @@ class MLP(Module):
         output_activation: str | None = None,
         init: str = "uniform",
         seed: int | None = None,
+        *,
+        bias: bool = True,
     ) -> None:
+        """Build layers of sizes `nouts` (e.g. [16, 16, 1]) on `nin` inputs.
+
+        activation: the hidden layers' (one of `nn.ACTIVATIONS`); output_activation: the last
+        layer's (None: "none"). init: "uniform", "xavier" or "he" (see `Neuron`). seed: an int for
+        reproducible weights (None: random). bias: False builds every layer without biases
+        (lecture 003's network). Returns nothing; a bad argument raises, naming `MLP`.
+        """
         self.nin = _check_size(nin, "nin", "MLP")
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
             raise TypeError(f"MLP: nouts must be a non-empty list of layer sizes, got {nouts!r}")
@@ -527,31 +903,91 @@ class MLP(Module):
         self.activation = _check_activation(activation, "MLP")
         self.output_activation = _check_activation("none" if output_activation is None else output_activation, "MLP")
         self.init = _check_init(init, "MLP")
+        self.bias = _check_bias(bias, "MLP")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"MLP: seed must be an int or None, got {type(seed).__name__} {seed!r}")
         rng = random.Random(seed)
         sizes = [self.nin, *self.nouts]
         last = len(self.nouts) - 1
         self.layers = [
-            Layer(sizes[i], sizes[i + 1], self.output_activation if i == last else self.activation, self.init, rng)
+            Layer(
+                sizes[i],
+                sizes[i + 1],
+                self.output_activation if i == last else self.activation,
+                self.init,
+                rng,
+                bias=self.bias,
+            )
             for i in range(len(self.nouts))
         ]
         self._label_parameters()
 
+    @classmethod
+    def from_weights(
+        cls,
+        weights: Sequence[Any],
+        biases: Sequence[Any] | None = None,
+        *,
+        rows: str | None = None,
+        activation: str = "tanh",
+        output_activation: str | None = None,
+    ) -> MLP:
+        """An MLP with the given weight matrices, one per layer (sizes read from them).
+
+        weights: a list of matrices laid out as `rows` says (see `Layer.set_weights`): rows="inputs"
+        takes lecture 003's W1 and W2 as printed (y_hat = x W1 W2); rows="neurons" takes PyTorch's
+        `Linear.weight`s. A flat list is a one-neuron layer. biases: one list per layer, or None for
+        a network without biases. Returns the new MLP; errors name `MLP.from_weights` and the entry.
+        """
+        where = "MLP.from_weights"
+        layout = _check_rows(rows, where)
+        ws = _numbers(weights, where, "weights")
+        if biases is not None:
+            bs = _numbers(biases, where, "biases")
+            if len(bs) != len(ws):
+                raise ValueError(f"{where}: {len(ws)} weight matrices but {len(bs)} bias lists; give one per layer")
+        sizes: list[int] = []
+        for i, w in enumerate(ws):
+            nin, nout = _shape(w, layout, where, f"weights[{i}]")
+            if sizes and nin != sizes[-1]:
+                raise ValueError(
+                    f"{where}: weights[{i}] takes {nin} inputs but weights[{i - 1}] has {sizes[-1]} neurons "
+                    f"(rows={layout!r}: {_LAYOUTS[layout]})"
+                )
+            sizes.extend([nin, nout] if not sizes else [nout])
+        model = cls(sizes[0], sizes[1:], activation, output_activation, seed=0, bias=biases is not None)
+        for i, layer in enumerate(model.layers):
+            b = None if biases is None else bs[i]
+            layer._set(ws[i], b, layout, where, f"weights[{i}]", f"biases[{i}]")
+        return model
+
     def named_children(self) -> list[tuple[str, Module]]:
+        """Returns the layers with their names: [("layers.0", layer), ...]."""
         return [(f"layers.{i}", layer) for i, layer in enumerate(self.layers)]
 
-    def forward(self, x: Sequence[Any]) -> list[Value]:
-        """The network's outputs for inputs `x` (numbers or Values, length nin): a list of Values."""
+    def forward(self, x: Sequence[Any]) -> Outputs:
+        """h_0 = x, then h_l = activation_l(W_l h_{l-1} + b_l) layer by layer; x: nin numbers or Values.
+
+        Returns a list of Values, one per output neuron (an `Outputs`: a list whose arithmetic with a
+        number, as in micrograd's `n(x) - y`, raises an error saying to write `model(x)[0]`).
+        """
         if _length(x, "MLP") != self.nin:
             raise ValueError(f"MLP: expected {self.nin} inputs, got {len(x)}")
         h = _leaves(x, "MLP")
         for layer in self.layers:
             h = layer._forward(h)
-        return h
+        return Outputs(h, "MLP")
+
+    def __call__(self, x: Sequence[Any]) -> Outputs:
+        """model(x) is model.forward(x): the network on inputs `x`.
+
+        Returns a list of Values, one per output, also for one output: `model(x)[0]` is the Value.
+        """
+        return self.forward(x)
 
     def config(self) -> dict[str, Any]:
-        return {
+        """Returns the constructor arguments as a JSON-ready dict; "bias": False only for a bias-free network."""
+        out = {
             "type": "MLP",
             "nin": self.nin,
             "nouts": list(self.nouts),
@@ -559,24 +995,25 @@ class MLP(Module):
             "output_activation": self.output_activation,
             "init": self.init,
         }
+        return out if self.bias else {**out, "bias": False}
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> MLP:
-        """Rebuild an MLP saved with `save()` (architecture from the file's header)."""
+        """Returns the MLP saved with `save()` in `path`, rebuilt (architecture from the file's header)."""
         model = load_model(path)
         if not isinstance(model, MLP):
             raise ValueError(f"MLP.from_file: {os.fspath(path)!r} holds a {type(model).__name__}, not an MLP")  # noqa: TRY004
         return model
 
     def to_torch(self) -> Any:
-        """An equivalent `torch.nn.Sequential` (float64, same weights). Needs torch."""
+        """Returns an equivalent `torch.nn.Sequential` (float64, same weights). Needs torch."""
         from .interop import to_torch
 
         return to_torch(self)
 
     @classmethod
     def from_torch(cls, seq: Any) -> MLP:
-        """An MLP with the weights of a `torch.nn.Sequential` of Linear and activation modules."""
+        """Returns an MLP with the weights of a `torch.nn.Sequential` of Linear and activation modules."""
         from .interop import from_torch
 
         return from_torch(seq)
@@ -585,7 +1022,7 @@ class MLP(Module):
         sizes = " -> ".join(str(n) for n in [self.nin, *self.nouts])
         head = (
             f"MLP({sizes}, activation={self.activation!r}, output_activation={self.output_activation!r}, "
-            f"init={self.init!r}, {len(self.parameters())} parameters)"
+            f"init={self.init!r}, {'' if self.bias else 'bias=False, '}{len(self.parameters())} parameters)"
         )
         lines = [head] + [f"  (layers.{i}): {layer!r}" for i, layer in enumerate(self.layers)]
         return "\n".join(lines)

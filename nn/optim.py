@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from autograd import Value
@@ -76,6 +76,69 @@ def _params(params: object, where: str) -> list[Value]:
     return out
 
 
+# ---- state dicts (for checkpoints) ------------------------------------------------------------------
+def _count(x: object, where: str, what: str) -> int:
+    """An int >= 0 (a step count)."""
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise TypeError(f"{where}: {what} must be an int, got {type(x).__name__} {x!r}")
+    if x < 0:
+        raise ValueError(f"{where}: {what} must be >= 0, got {x!r}")
+    return x
+
+
+def _floats(x: object, n: int, where: str, what: str, nonneg: bool = False) -> list[float]:
+    """A list of exactly `n` finite real numbers (>= 0 when `nonneg`), as floats."""
+    if not isinstance(x, (list, tuple)):
+        raise TypeError(f"{where}: {what} must be a list of {n} numbers, got {type(x).__name__}")
+    if len(x) != n:
+        raise ValueError(f"{where}: {what} has {len(x)} numbers, this optimizer needs {n}")
+    check = _nonneg if nonneg else _real
+    return [check(v, where, f"{what}[{i}]") for i, v in enumerate(x)]
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal hyper-parameter values (numbers, bools, lists of them), types included: True is not 1."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def _check_keys(state: object, expected: Sequence[str], where: str, what: str) -> Mapping[str, Any]:
+    """A mapping with exactly the keys `expected`; the error lists what is missing and what is extra."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{where}: {what} must be a dict, got {type(state).__name__}")
+    missing = [k for k in expected if k not in state]
+    unexpected = [repr(k) for k in state if k not in expected]
+    if missing or unexpected:
+        parts = [f"missing keys: {', '.join(missing)}"] if missing else []
+        parts += [f"unexpected keys: {', '.join(unexpected)}"] if unexpected else []
+        raise ValueError(f"{where}: {what} does not match ({'; '.join(parts)})")
+    return state
+
+
+def _check_hyper(saved: object, mine: dict[str, Any], where: str, kind: str) -> None:
+    """The saved hyper-parameters must be exactly this object's: a state is only loaded into its twin."""
+    saved = _check_keys(saved, list(mine), where, "hyperparameters")
+    for k, v in mine.items():
+        if not _same(saved[k], v):
+            raise ValueError(
+                f"{where}: the state was saved by {_a(kind)} with {k}={saved[k]!r}, but this one has {k}={v!r}"
+                f" (build it with the same hyper-parameters)"
+            )
+
+
+def _a(word: str) -> str:
+    """`word` with its indefinite article: "an Adam", "a StepLR"."""
+    return f"{'an' if word[:1] in 'AEIOUaeiou' else 'a'} {word}"
+
+
+def _check_type(saved: object, kind: str, where: str, what: str) -> None:
+    if saved != kind:
+        raise ValueError(f"{where}: the state is for {what} {saved!r}, but this is {_a(kind)}")
+
+
 def _lerp(start: float, end: float, weight: float) -> float:
     # torch.lerp's formula, branch included, so results match it to the last bit.
     if abs(weight) < 0.5:
@@ -111,6 +174,63 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr!r}, {len(self.params)} parameters)"
+
+    # ---- state dicts ----
+    def _hyperparameters(self) -> dict[str, Any]:
+        """The fixed settings (everything but the learning rates) a loaded state must match."""
+        raise NotImplementedError
+
+    def _buffers(self) -> dict[str, Any]:
+        """Copies of the per-parameter buffers and step counts that `step()` reads."""
+        raise NotImplementedError
+
+    def _plan_buffers(self, state: object, where: str) -> Callable[[], None]:
+        """Check saved buffers; return a function that installs them (and cannot fail)."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything `step()` depends on besides the parameters themselves, as plain JSON data.
+
+        `{"type": "Adam", "num_params": 6, "hyperparameters": {"betas": [0.9, 0.999], "eps": 1e-08,
+        "weight_decay": 0.0}, "lr": 0.1, "state": {"steps": 3, "exp_avg": [...], "exp_avg_sq": [...]}}`.
+        The learning rates (`lr`, and Muon's `adam_lr`) are saved as state, because a schedule changes
+        them; the other hyper-parameters are saved so that `load_state_dict` can refuse a state that was
+        made with different ones. Buffers are listed in the order of `params`; lists are copies.
+        """
+        out: dict[str, Any] = {
+            "type": type(self).__name__,
+            "num_params": len(self.params),
+            "hyperparameters": self._hyperparameters(),
+        }
+        out.update({name: getattr(self, name) for name in self.lr_names})
+        out["state"] = self._buffers()
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a `state_dict()`, strictly: the same optimizer class, hyper-parameters, number of
+        parameters and buffer sizes, and finite numbers. Everything is checked before anything changes,
+        so on error the optimizer is as it was."""
+        self._plan_load(state, f"{type(self).__name__}.load_state_dict")()
+
+    def _plan_load(self, state: object, where: str) -> Callable[[], None]:
+        """Check a whole state dict against this optimizer; return a function that applies it."""
+        kind = type(self).__name__
+        keys = ["type", "num_params", "hyperparameters", *self.lr_names, "state"]
+        checked = _check_keys(state, keys, where, "optimizer state")
+        _check_type(checked["type"], kind, where, "optimizer")
+        n = _count(checked["num_params"], where, "num_params")
+        if n != len(self.params):
+            raise ValueError(f"{where}: the state is for {n} parameters, but this {kind} has {len(self.params)}")
+        _check_hyper(checked["hyperparameters"], self._hyperparameters(), where, kind)
+        lrs = {name: _nonneg(checked[name], where, name) for name in self.lr_names}
+        install_buffers = self._plan_buffers(checked["state"], where)
+
+        def apply() -> None:
+            for name, value in lrs.items():
+                setattr(self, name, value)
+            install_buffers()
+
+        return apply
 
 
 class SGD(Optimizer):
@@ -156,6 +276,24 @@ class SGD(Optimizer):
             g = g + mom * b if nesterov else b
             p.data = p.data + -lr * g
 
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {"momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+
+    def _buffers(self) -> dict[str, Any]:
+        """`{"momentum_buffer": null}` before the first step with momentum, else one float per parameter."""
+        return {"momentum_buffer": None if self._buf is None else list(self._buf)}
+
+    def _plan_buffers(self, state: object, where: str) -> Callable[[], None]:
+        raw = _check_keys(state, ["momentum_buffer"], where, "SGD state")["momentum_buffer"]
+        buf = None if raw is None else _floats(raw, len(self.params), where, "momentum_buffer")
+        if buf is not None and self.momentum == 0.0:
+            raise ValueError(f"{where}: momentum_buffer must be null for SGD without momentum")
+
+        def apply() -> None:
+            self._buf = buf
+
+        return apply
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba), as torch.optim.Adam: weight_decay adds wd * p to the gradient (L2)."""
@@ -193,6 +331,25 @@ class Adam(Optimizer):
             self.weight_decay,
             self._decoupled,
         )
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {"betas": list(self.betas), "eps": self.eps, "weight_decay": self.weight_decay}
+
+    def _buffers(self) -> dict[str, Any]:
+        """The step count and, per parameter, the first and second moments."""
+        return {"steps": self.steps, "exp_avg": list(self._m), "exp_avg_sq": list(self._v)}
+
+    def _plan_buffers(self, state: object, where: str) -> Callable[[], None]:
+        checked = _check_keys(state, ["steps", "exp_avg", "exp_avg_sq"], where, f"{type(self).__name__} state")
+        steps = _count(checked["steps"], where, "steps")
+        n = len(self.params)
+        m = _floats(checked["exp_avg"], n, where, "exp_avg")
+        v = _floats(checked["exp_avg_sq"], n, where, "exp_avg_sq", nonneg=True)
+
+        def apply() -> None:
+            self.steps, self._m, self._v = steps, m, v
+
+        return apply
 
 
 def _adam_update(
@@ -377,6 +534,50 @@ class Muon(Optimizer):
                 True,
             )
 
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "ns_steps": self.ns_steps,
+            "weight_decay": self.weight_decay,
+            "adam_betas": list(self.adam_betas),
+            "adam_eps": self.adam_eps,
+            "adam_weight_decay": self.adam_weight_decay,
+        }
+
+    def _buffers(self) -> dict[str, Any]:
+        """The step count, one momentum matrix per layer, and AdamW's moments for the other parameters."""
+        return {
+            "steps": self.steps,
+            "momentum_buffers": [[list(row) for row in buf] for buf in self._bufs],
+            "exp_avg": list(self._m),
+            "exp_avg_sq": list(self._v),
+        }
+
+    def _plan_buffers(self, state: object, where: str) -> Callable[[], None]:
+        keys = ["steps", "momentum_buffers", "exp_avg", "exp_avg_sq"]
+        checked = _check_keys(state, keys, where, "Muon state")
+        steps = _count(checked["steps"], where, "steps")
+        saved = checked["momentum_buffers"]
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(self._matrices):
+            raise ValueError(f"{where}: momentum_buffers must be a list of {len(self._matrices)} matrices")
+        bufs: list[Matrix] = []
+        for k, (mat, buf) in enumerate(zip(self._matrices, saved, strict=True)):
+            what = f"momentum_buffers[{k}]"
+            if not isinstance(buf, (list, tuple)) or len(buf) != len(mat):
+                raise ValueError(f"{where}: {what} must be a list of {len(mat)} rows")
+            bufs.append(
+                [_floats(r, len(row), where, f"{what}[{i}]") for i, (row, r) in enumerate(zip(mat, buf, strict=True))]
+            )
+        n = len(self.adam_params)
+        m = _floats(checked["exp_avg"], n, where, "exp_avg")
+        v = _floats(checked["exp_avg_sq"], n, where, "exp_avg_sq", nonneg=True)
+
+        def apply() -> None:
+            self.steps, self._bufs, self._m, self._v = steps, bufs, m, v
+
+        return apply
+
     def __repr__(self) -> str:
         n_matrix = len(self.params) - len(self.adam_params)
         return (
@@ -437,6 +638,41 @@ class _Schedule:
     def get_last_lr(self) -> float:
         return self.optimizer.lr
 
+    def _hyperparameters(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule's position and settings as plain JSON data, e.g. `{"type": "StepLR",
+        "hyperparameters": {"step_size": 10, "gamma": 0.1}, "base_lrs": {"lr": 0.1}, "last_step": 5}`.
+        (The optimizer's current learning rate is in the optimizer's own state dict.)"""
+        return {
+            "type": type(self).__name__,
+            "hyperparameters": self._hyperparameters(),
+            "base_lrs": dict(self.base_lrs),
+            "last_step": self.last_step,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a `state_dict()`: the same schedule class and settings (else an error), then its
+        starting learning rates and step. Everything is checked before anything changes."""
+        self._plan_load(state, f"{type(self).__name__}.load_state_dict")()
+
+    def _plan_load(self, state: object, where: str) -> Callable[[], None]:
+        """Check a whole state dict against this schedule; return a function that applies it."""
+        kind = type(self).__name__
+        checked = _check_keys(state, ["type", "hyperparameters", "base_lrs", "last_step"], where, "schedule state")
+        _check_type(checked["type"], kind, where, "schedule")
+        _check_hyper(checked["hyperparameters"], self._hyperparameters(), where, kind)
+        names = self.optimizer.lr_names
+        saved = _check_keys(checked["base_lrs"], names, where, "base_lrs")
+        base_lrs = {name: _nonneg(saved[name], where, f"base_lrs[{name!r}]") for name in names}
+        last_step = _count(checked["last_step"], where, "last_step")
+
+        def apply() -> None:
+            self.base_lrs, self.last_step = base_lrs, last_step
+
+        return apply
+
 
 def _positive_int(x: object, where: str, what: str) -> int:
     if isinstance(x, bool) or not isinstance(x, numbers.Integral) or int(x) < 1:
@@ -452,6 +688,9 @@ class StepLR(_Schedule):
         self.step_size = _positive_int(step_size, "StepLR", "step_size")
         self.gamma = _nonneg(gamma, "StepLR", "gamma")
 
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {"step_size": self.step_size, "gamma": self.gamma}
+
     def _lr_at(self, base: float, t: int) -> float:
         return base * self.gamma ** (t // self.step_size)
 
@@ -464,6 +703,9 @@ class LinearLR(_Schedule):
         self.total_steps = _positive_int(total_steps, "LinearLR", "total_steps")
         self.end_factor = _nonneg(end_factor, "LinearLR", "end_factor")
 
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {"total_steps": self.total_steps, "end_factor": self.end_factor}
+
     def _lr_at(self, base: float, t: int) -> float:
         return base * (1.0 + (self.end_factor - 1.0) * min(t, self.total_steps) / self.total_steps)
 
@@ -475,6 +717,9 @@ class CosineAnnealingLR(_Schedule):
         super().__init__(optimizer)
         self.T_max = _positive_int(T_max, "CosineAnnealingLR", "T_max")
         self.eta_min = _nonneg(eta_min, "CosineAnnealingLR", "eta_min")
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {"T_max": self.T_max, "eta_min": self.eta_min}
 
     def _lr_at(self, base: float, t: int) -> float:
         t = min(t, self.T_max)

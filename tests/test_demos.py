@@ -131,7 +131,7 @@ def test_help_lists_the_common_options(module, capsys: pytest.CaptureFixture[str
         module.main(["--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    for option in ["--seed", "--out", "--no-plot", "--quiet", "--format"]:
+    for option in ["--seed", "--out", "--no-plot", "--quiet", "--format", "--resume", "--stop-after"]:
         assert option in text
     assert ("--epochs" if module is digits else "--steps") in text
 
@@ -339,3 +339,98 @@ def test_delta_and_vanishing_run_as_modules(tmp_path: Path) -> None:
             [sys.executable, *argv, *out], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
         )
         assert result.returncode == 0, result.stderr
+
+
+# ---- stop and resume ------------------------------------------------------------------------------------
+RESUMABLE = [
+    (xor, ["--steps", "6"], 3),
+    (moons, ["--steps", "4"], 2),
+    (spiral, ["--steps", "4", "--hidden", "3"], 2),
+    (regression, ["--steps", "6", "--points", "5"], 3),
+    (digits, ["--epochs", "2", "--limit", "24", "--batch-size", "8"], 4),  # resumes inside the 2nd epoch
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "half"),
+    RESUMABLE,
+    ids=["xor", "moons", "spiral", "regression", "digits"],
+)
+def test_a_run_stopped_halfway_and_resumed_equals_the_run_in_one_go(
+    module,  # type: ignore[no-untyped-def]
+    argv: list[str],
+    half: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if module is digits:
+        pytest.importorskip("sklearn", reason=SKLEARN)
+    common = [*argv, "--no-plot"]
+    whole, _ = _run(module, [*common, "--quiet", "--out", str(tmp_path / "whole")], capsys)
+    _run(module, [*common, "--quiet", "--stop-after", str(half), "--out", str(tmp_path / "first")], capsys)
+    first = json.loads((tmp_path / "first" / "checkpoint.json").read_text(encoding="utf-8"))
+    assert first["step"] == half
+    resume = ["--resume", str(tmp_path / "first" / "checkpoint.json")]
+    resumed, printed = _run(module, [*common, *resume, "--out", str(tmp_path / "second")], capsys)
+    assert resumed == whole
+    for name in ["metrics.json", "model.json", "checkpoint.json"]:  # every weight, loss and buffer, bit for bit
+        assert (tmp_path / "second" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    progress = re.findall(r"^[^:\n]+: +(\d+)/\d+  loss", printed, flags=re.M)
+    assert progress and int(progress[0]) == half + 1  # the step count goes on from the checkpoint
+
+
+def test_without_a_schedule_more_steps_can_be_asked_for_on_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    whole, _ = _run(xor, ["--steps", "8", "--no-plot", "--quiet", "--out", str(tmp_path / "a")], capsys)
+    _run(xor, ["--steps", "4", "--no-plot", "--quiet", "--out", str(tmp_path / "b")], capsys)
+    argv = ["--steps", "8", "--no-plot", "--quiet", "--resume", str(tmp_path / "b" / "checkpoint.json")]
+    assert _run(xor, [*argv, "--out", str(tmp_path / "b")], capsys)[0] == whole  # same folder: replaced
+    assert (tmp_path / "b" / "model.json").read_bytes() == (tmp_path / "a" / "model.json").read_bytes()
+
+
+def _resume_error(module, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exc:
+        module.main([*argv, "--no-plot", "--quiet"])
+    capsys.readouterr()
+    return str(exc.value.code)
+
+
+def test_resuming_with_other_options_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    moons.main(["--steps", "2", "--no-plot", "--quiet", "--out", str(tmp_path / "m")])
+    xor.main(["--steps", "4", "--no-plot", "--quiet", "--out", str(tmp_path / "x")])
+    capsys.readouterr()
+    m, x = str(tmp_path / "m" / "checkpoint.json"), str(tmp_path / "x" / "checkpoint.json")
+    out = ["--out", str(tmp_path / "new")]
+    # the schedule planned 2 steps; a 4-step run plans another one
+    assert "total_steps=2, but this one has total_steps=4" in _resume_error(
+        moons, ["--steps", "4", "--resume", m, *out], capsys
+    )
+    assert "saved by demo 'xor' with {'seed': 0}; this run is 'xor' with {'seed': 1}" in _resume_error(
+        xor, ["--seed", "1", "--resume", x, *out], capsys
+    )
+    assert "holds models ['mlp', 'neuron'], but load_checkpoint was given ['model']" in _resume_error(
+        regression, ["--resume", x, *out], capsys
+    )
+    assert "is at step 4, past the 2 steps asked for" in _resume_error(
+        xor, ["--steps", "2", "--resume", x, *out], capsys
+    )
+    assert "No such file" in _resume_error(xor, ["--resume", str(tmp_path / "none.json"), *out], capsys)
+    doc = json.loads(Path(x).read_text(encoding="utf-8"))
+    doc["extra"]["history"]["mlp_loss"].pop()
+    Path(x).write_text(json.dumps(doc), encoding="utf-8")
+    assert "has no valid history of 4 steps" in _resume_error(xor, ["--steps", "8", "--resume", x, *out], capsys)
+    assert not (tmp_path / "new" / "checkpoint.json").exists()
+
+
+def test_xor_last_progress_line_and_summary_print_the_same_accuracy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics, printed = _run(xor, ["--no-plot", "--out", str(tmp_path)], capsys)
+    for desc, key in [("xor MLP 2-4-1", "mlp"), ("xor single neuron", "neuron")]:
+        last = re.findall(rf"^{desc}: 100/100  loss (\S+)  acc (\S+)$", printed, flags=re.M)
+        assert len(last) == 1
+        loss, acc = map(float, last[0])
+        assert acc == metrics[f"{key}_accuracy"] and loss == round(metrics[f"{key}_loss"], 4)
+        assert f"{key}_accuracy" in printed and f"{metrics[f'{key}_accuracy']:.2%}" in printed
+    assert metrics["neuron_accuracy"] == 0.75  # with seed 0: the best one line can do

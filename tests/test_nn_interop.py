@@ -97,7 +97,7 @@ def bad_sequences(torch: Any) -> list[tuple[object, type[Exception], str]]:
         (L(2, 3), TypeError, "expected a torch.nn.Sequential"),
         (tnn.Sequential(), ValueError, "has no Linear layers"),
         (tnn.Sequential(L(2, 3), tnn.Dropout(0.5), L(3, 1)), TypeError, "module 1: Dropout is not supported"),
-        (tnn.Sequential(L(2, 3, bias=False)), ValueError, "Linear without bias"),
+        (tnn.Sequential(L(2, 3), L(3, 1, bias=False)), ValueError, "some Linear layers have a bias and some do not"),
         (tnn.Sequential(L(2, 3), L(4, 1)), ValueError, "Linear takes 4 inputs but the previous one gives 3"),
         (tnn.Sequential(tnn.ReLU(), L(2, 1)), ValueError, "module 0: an activation must directly follow a Linear"),
         (tnn.Sequential(L(2, 3), tnn.ReLU(), tnn.Tanh()), ValueError, "module 2: an activation must directly follow"),

@@ -206,7 +206,7 @@ def test_cross_entropy_batch_vs_torch() -> None:
         (lambda: nn.mse_loss(vals([1.0]), [math.nan]), ValueError, r"mse_loss: targets\[0\] must be finite"),
         (lambda: nn.mse_loss(vals([1.0]), ["1"]), TypeError, r"mse_loss: targets\[0\] must be a real number"),
         (lambda: nn.mse_loss(["x"], [1.0]), TypeError, r"mse_loss: preds\[0\] must be a real number"),
-        (lambda: nn.mse_loss([vals([1.0, 2.0])], [[1.0], [2.0]]), ValueError, "mse_loss: 2 preds but 2 targets"),
+        (lambda: nn.mse_loss([vals([1.0, 2.0])], [[1.0], [2.0]]), ValueError, "mse_loss: 1 row of preds but 2 rows"),
         (
             lambda: nn.binary_cross_entropy_with_logits(vals([1.0]), [1.5]),
             ValueError,
@@ -267,3 +267,38 @@ def test_cross_entropy_compiles_without_guards() -> None:
         z.grad = 0.0
     eager.backward()
     assert grads == pytest.approx([z.grad for z in zs], rel=1e-12)
+
+
+def test_rows_of_different_shapes_say_which_row_differs() -> None:
+    """Three rows against three rows, one of them a different length: the message names that row."""
+    preds = [vals([1.0, 2.0, 3.0]), vals([1.0, 2.0]), vals([1.0, 2.0, 3.0])]
+    targets = [[0.0, 0.0, 0.0]] * 3
+    with pytest.raises(ValueError) as info:
+        nn.mse_loss(preds, targets)
+    assert str(info.value) == (
+        "mse_loss: preds[1] has 2 values but targets[1] has 3; "
+        "each row of preds must have as many values as its row of targets"
+    )
+    with pytest.raises(ValueError, match=r"^mse_loss: 2 rows of preds but 3 rows of targets; they must match$"):
+        nn.mse_loss(preds[:2], targets)
+    with pytest.raises(ValueError, match=r"hinge_loss: scores\[0\] has 1 value but labels\[0\] has 2"):
+        nn.hinge_loss([vals([1.0])], [[1.0, -1.0]])
+    # rows of one value each still pair with flat targets, as before
+    assert nn.mse_loss([vals([1.0]), vals([3.0])], [1.0, 1.0]).data == 2.0
+
+
+LOSSES_THAT_RETURN_ONE_VALUE = [
+    nn.mse_loss,
+    nn.binary_cross_entropy_with_logits,
+    nn.hinge_loss,
+    nn.cross_entropy,
+    nn.cross_entropy_batch,
+    nn.l2_penalty,
+]
+
+
+@pytest.mark.parametrize("loss", LOSSES_THAT_RETURN_ONE_VALUE, ids=lambda f: f.__name__)
+def test_help_of_a_loss_gives_its_math_and_what_it_returns(loss: Callable[..., Value]) -> None:
+    doc = loss.__doc__ or ""
+    assert "Returns" in doc and "one Value" in doc, f"help(nn.{loss.__name__}) does not say what it returns"
+    assert any(sign in doc for sign in ("sum", "mean", "log")), f"help(nn.{loss.__name__}) gives no formula"

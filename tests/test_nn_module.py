@@ -479,3 +479,34 @@ def test_each_input_is_one_leaf_shared_by_the_first_layer() -> None:
     inputs = [v for v in leaves if v not in params]
     assert sorted(v.data for v in inputs) == [1.0, 2.0, 3.0]  # not one leaf per multiplication
     assert len(leaves) == 3 + len(params)
+
+
+# ---- help() teaches -----------------------------------------------------------------------------
+def _public_methods(cls: type) -> list[str]:
+    names = [n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))]
+    return ["__init__", "__call__", *sorted(names)]
+
+
+@pytest.mark.parametrize("cls", [nn.Neuron, nn.Layer, nn.MLP], ids=lambda c: c.__name__)
+def test_every_public_method_says_what_it_returns(cls: type) -> None:
+    for name in _public_methods(cls):
+        doc = getattr(cls, name).__doc__
+        assert doc, f"{cls.__name__}.{name} has no docstring"
+        assert "return" in doc.lower(), f"help({cls.__name__}.{name}) does not say what it returns:\n{doc}"
+
+
+def test_help_gives_the_math_and_the_return_type_of_calling_a_module() -> None:
+    # what `help(nn.Neuron)`, `help(nn.Layer)`, `help(nn.MLP.__call__)` show first
+    assert "activation(w . x + b)" in (nn.Neuron.__doc__ or "") and "returns ONE Value" in (nn.Neuron.__doc__ or "")
+    assert "activation(sum_i W[j][i] x_i + b_j)" in (nn.Layer.__doc__ or "")
+    assert "returns a list of nout Values" in (nn.Layer.__doc__ or "")
+    assert "h_l = activation_l(W_l h_{l-1} + b_l)" in (nn.MLP.__doc__ or "")
+    assert "returns a list of Values" in (nn.MLP.__doc__ or "") and "model(x)[0]" in (nn.MLP.__doc__ or "")
+    for cls, returned in ((nn.Neuron, "one Value"), (nn.Layer, "list of nout Values"), (nn.MLP, "list of Values")):
+        assert returned in (cls.__call__.__doc__ or ""), cls
+        assert returned.replace("nout ", "") in (cls.forward.__doc__ or "").replace("nout ", ""), cls
+    assert "bias" in (nn.Layer.__init__.__doc__ or "") and "rows=" in (nn.Layer.set_weights.__doc__ or "")
+    import pydoc
+
+    text = pydoc.render_doc(nn.MLP.__call__, renderer=pydoc.plaintext)
+    assert "`model(x)[0]` is the Value" in text

@@ -315,3 +315,46 @@ def test_muon_groups_layers_and_takes_a_list_of_layers() -> None:
     model([1.0, 1.0])[0].backward()
     only_first.step()
     assert [p.data for p in model.layers[1].parameters()] == before_second
+
+
+def test_a_new_optimizer_or_schedule_must_say_what_its_state_is() -> None:
+    class Plain(optim.Optimizer):
+        def step(self) -> None:
+            pass
+
+    class Flat(optim.StepLR):
+        pass
+
+    opt = Plain([Value(1.0)], lr=0.1)
+    with pytest.raises(NotImplementedError):
+        opt.state_dict()
+    with pytest.raises(NotImplementedError):
+        opt._buffers()
+    with pytest.raises(NotImplementedError):
+        opt._plan_buffers({}, "Plain")
+    with pytest.raises(NotImplementedError):
+        optim.Optimizer.step(opt)
+    sched = Flat(optim.SGD([Value(1.0)], lr=0.1), step_size=1)
+    assert sched.state_dict()["type"] == "Flat"
+    with pytest.raises(NotImplementedError):
+        super(optim.StepLR, sched)._hyperparameters()  # the base class has no settings of its own
+
+
+def test_state_dict_round_trip_continues_the_same_updates() -> None:
+    # a state loaded into a twin optimizer makes the twin take the very same steps
+    for make in (
+        lambda p: optim.SGD(p, lr=0.05, momentum=0.9),
+        lambda p: optim.Adam(p, lr=0.1),
+        lambda p: optim.AdamW(p, lr=0.1),
+    ):
+        a, b = [Value(x) for x in INIT], [Value(x) for x in INIT]
+        oa, ob = make(a), make(b)
+        for step in range(10):
+            for params, opt in ((a, oa), (b, ob)):
+                opt.zero_grad()
+                objective(params).backward()
+                opt.step()
+            if step == 4:
+                ob = make(b)
+                ob.load_state_dict(oa.state_dict())
+        assert [p.data for p in a] == [p.data for p in b]
