@@ -18,6 +18,8 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from autograd._checks import int_at_least, real_at_least
+
 __all__ = ["batches", "blobs", "circles", "digits", "moons", "spiral", "xor"]
 
 Points = list[list[float]]
@@ -28,22 +30,11 @@ _INSTALL_HINT = "pip install 'chainrule[demos]'"
 
 # ---- argument checks ------------------------------------------------------------------------------
 def _check_int(where: str, name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value!r}")
-    return int(value)
+    return int_at_least(value, where, name, minimum)
 
 
 def _check_real(where: str, name: str, value: object, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a real number, got {type(value).__name__} {value!r}")
-    f = float(value)
-    if not math.isfinite(f):
-        raise ValueError(f"{where}: {name} must be finite, got {value!r}")
-    if f < minimum:
-        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value!r}")
-    return f
+    return real_at_least(value, where, name, minimum)
 
 
 def _check_seed(where: str, seed: object) -> int:

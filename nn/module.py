@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autograd import Value
+from autograd._checks import int_at_least, real
 from autograd.files import atomic_write_text
 
 Entry = Value | list[Value]
@@ -56,12 +57,7 @@ INITS: tuple[str, ...] = ("uniform", "xavier", "he")
 
 # ---- argument checks (construction time only; forward passes stay lean) --------------------------
 def _check_size(x: object, what: str, where: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
-        raise TypeError(f"{where}: {what} must be an int, got {type(x).__name__} {x!r}")
-    n = int(x)
-    if n < 1:
-        raise ValueError(f"{where}: {what} must be >= 1, got {n!r}")
-    return n
+    return int_at_least(x, where, what, 1)
 
 
 def _check_name(name: object, kind: str, choices: Sequence[str], where: str) -> str:
@@ -91,15 +87,7 @@ def _check_rng(rng: object, where: str) -> random.Random:
 
 def _finite(x: object, where: str) -> float:
     """A real, finite, non-bool number as a float (for state dicts and files)."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{where}: expected a real number, got {type(x).__name__} {x!r}")
-    try:
-        f = float(x)
-    except OverflowError:
-        raise ValueError(f"{where}: expected a finite number, got {x!r}") from None
-    if not math.isfinite(f):
-        raise ValueError(f"{where}: expected a finite number, got {x!r}")
-    return f
+    return real(x, where)
 
 
 def _length(x: object, where: str) -> int:

@@ -15,11 +15,11 @@ Typical loop:
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from autograd import Value
+from autograd._checks import int_at_least, real, real_at_least
 
 from .module import Layer, Module
 
@@ -27,19 +27,11 @@ Matrix = list[list[float]]
 
 
 def _real(x: object, where: str, what: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{where}: {what} must be a real number, got {type(x).__name__} {x!r}")
-    f = float(x)
-    if not math.isfinite(f):
-        raise ValueError(f"{where}: {what} must be finite, got {x!r}")
-    return f
+    return real(x, where, what)
 
 
 def _nonneg(x: object, where: str, what: str) -> float:
-    f = _real(x, where, what)
-    if f < 0.0:
-        raise ValueError(f"{where}: {what} must be >= 0, got {x!r}")
-    return f
+    return real_at_least(x, where, what, 0)
 
 
 def _beta(x: object, where: str, what: str) -> float:
@@ -675,9 +667,7 @@ class _Schedule:
 
 
 def _positive_int(x: object, where: str, what: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or int(x) < 1:
-        raise ValueError(f"{where}: {what} must be an int >= 1, got {x!r}")
-    return int(x)
+    return int_at_least(x, where, what, 1)
 
 
 class StepLR(_Schedule):
