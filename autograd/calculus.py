@@ -56,7 +56,8 @@ def value_and_grad(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[...,
             wrt.append(v)
         token = _depth.set(_depth.get() + 1)
         try:
-            out = f(*args_list)
+            with enable_grad():  # a transform records f's graph even inside no_grad(), as jvp does
+                out = f(*args_list)
         finally:
             _depth.reset(token)
         if not isinstance(out, Value):
@@ -95,7 +96,8 @@ def gradcheck(
         raise ValueError("gradcheck: give at least one input")
     point = [x.data if isinstance(x, Value) else _to_float(x, "gradcheck") for x in inputs]
     leaves = [Value(p, x.label if isinstance(x, Value) else "") for p, x in zip(point, inputs, strict=True)]
-    out = f(*leaves)
+    with enable_grad():  # the graph is needed even when gradcheck runs inside no_grad()
+        out = f(*leaves)
     if not isinstance(out, Value):
         raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__} {out!r}")
     analytic = gradients(out, leaves)

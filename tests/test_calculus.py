@@ -167,3 +167,13 @@ def test_gradcheck_validates_inputs() -> None:
         gradcheck(lambda: Value(1.0))
     with pytest.raises(TypeError, match="must return a Value"):
         gradcheck(lambda x: 1.0, 2.0)
+
+
+def test_transforms_record_their_graph_inside_no_grad() -> None:
+    """grad, value_and_grad and gradcheck build f's graph even inside no_grad() (as jvp does):
+    a transform that recorded nothing there would silently return 0."""
+    with no_grad():
+        assert grad(lambda x: x**2)(3.0) == 6.0
+        assert value_and_grad(lambda x: x * x)(3.0) == (9.0, 6.0)
+        assert gradcheck(lambda x: x * x, 3.0) is True
+        assert not is_grad_enabled()  # and the switch is left as it was

@@ -438,6 +438,6 @@ def generate(plan: Plan) -> tuple[str, dict[str, Any]]:
             ext_grads.append(f"*reversed(_G{run.start})")
     body.append(f"return _out, ({''.join(g + ', ' for g in arg_grads)}), ({''.join(g + ', ' for g in ext_grads)})")
     args = [plan.names[k] for k in range(plan.nargs)]
-    doc = f'"""{plan.name}, compiled: {plan.node_count()} ops, {len(plan.guards)} guards."""'
+    doc = f"# {plan.name!r} compiled: {plan.node_count()} ops, {len(plan.guards)} guards"  # repr: never code
     source = "\n".join([f"def replay({', '.join(args)}):", "    " + doc, *("    " + line for line in body)]) + "\n"
     return source, w.env

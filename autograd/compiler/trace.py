@@ -148,14 +148,17 @@ def _refuse(what: str) -> CompileError:
     )
 
 
+_MAX_DEPTH = 100  # arithmetic steps in one expression over .data reads (guards are written as one line)
+
+
 class Traced(TracedNumber):
     """`v.data` while f is traced: the number, and the expression over recorded Values it came from."""
 
-    __slots__ = ("_expr", "_trace", "_x")
+    __slots__ = ("_depth", "_expr", "_trace", "_x")
     __array_ufunc__ = None  # numpy scalars defer to our reflected methods, so comparisons are seen
 
-    def __init__(self, trace: Trace, expr: Expr, x: float) -> None:
-        self._trace, self._expr, self._x = trace, expr, x
+    def __init__(self, trace: Trace, expr: Expr, x: float, depth: int = 0) -> None:
+        self._trace, self._expr, self._x, self._depth = trace, expr, x, depth
 
     # ---- what a replay can follow: comparisons (guards) and arithmetic (expressions) --------------
     def _compare(self, op: str, other: object) -> Any:
@@ -215,10 +218,17 @@ class Traced(TracedNumber):
         if type(x) is not float:
             raise _refuse(f"computes {x!r} (not a float) from a Value's .data")
         mine, theirs = self._expr, self._trace.expr(other)
-        return Traced(self._trace, ("b", symbol, theirs, mine) if reflected else ("b", symbol, mine, theirs), x)
+        depth = 1 + max(self._depth, other._depth if isinstance(other, Traced) else 0)
+        if depth > _MAX_DEPTH:  # a guard that long would not compile (nor read): say what to write
+            raise _refuse(
+                f"builds an expression over more than {_MAX_DEPTH} numbers read from .data; "
+                "compute it with Value ops instead (e.g. sum(p * p for p in params))"
+            )
+        expr: Expr = ("b", symbol, theirs, mine) if reflected else ("b", symbol, mine, theirs)
+        return Traced(self._trace, expr, x, depth)
 
     def _unary(self, symbol: str, x: float) -> Any:
-        return Traced(self._trace, ("u", symbol, self._expr), x) if self._trace.live() else x
+        return Traced(self._trace, ("u", symbol, self._expr), x, self._depth + 1) if self._trace.live() else x
 
     # ---- what it cannot follow: conversions to plain numbers ----------------------------------------
     def _convert(self, how: str) -> None:
