@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not gc.freeze() the import-time heap (then every engine's full collections also walk torch's objects)",
     )
-    p.add_argument("--markdown", action="store_true", help="print the table as markdown (for the README)")
+    p.add_argument("--markdown", action="store_true", help="print the table as markdown (as in benchmarks/results.md)")
     p.add_argument(
         "--note",
         action="append",

@@ -1,6 +1,10 @@
 """What every training demo shares: its command line, a progress display, the output folder,
 checkpoints to stop and resume a run, plots.
 
+Plots are drawn for slides (see `slide_style`): axis labels, a legend, the loss and the data named,
+fonts of 10 pt or more, constrained layout, colour-blind-safe colours, PNGs at `--dpi` (default 150).
+`capture_figures()` hands a test (or a notebook) the matplotlib Figure of every plot a demo saves.
+
 tqdm and matplotlib are optional (`pip install 'chainrule[demos]'`): without tqdm the demos print a
 plain progress line now and then; without matplotlib they run with `--no-plot`. matplotlib is only
 imported when a plot is drawn, and only through its Agg canvas, so no window ever opens.
@@ -9,10 +13,11 @@ imported when a plot is drawn, and only through its Agg canvas, so no window eve
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -27,8 +32,8 @@ INSTALL_HINT = "pip install 'chainrule[demos]'"
 def make_parser(
     name: str, description: str, *, steps: int | None = None, epochs: int | None = None, seed: int = 0
 ) -> argparse.ArgumentParser:
-    """The options every demo has: --steps N (or --epochs N), --seed, --out, --no-plot, --format, --quiet,
-    --resume PATH, --stop-after K."""
+    """The options every demo has: --steps N (or --epochs N), --seed, --out, --no-plot, --format, --dpi,
+    --quiet, --resume PATH, --stop-after K."""
     if (steps is None) == (epochs is None):
         raise ValueError("make_parser: give exactly one of steps or epochs")
     parser = argparse.ArgumentParser(
@@ -44,6 +49,9 @@ def make_parser(
     parser.add_argument("--out", type=Path, default=Path("out") / name, metavar="DIR", help="output folder")
     parser.add_argument("--no-plot", action="store_true", help="skip the plots (matplotlib is then not needed)")
     parser.add_argument("--format", choices=("png", "svg"), default="png", help="image format of the plots")
+    parser.add_argument(
+        "--dpi", type=positive_int, default=150, metavar="N", help="resolution of PNG plots (SVG is unaffected)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument(
         "--resume",
@@ -270,39 +278,175 @@ def report(title: str, metrics: Mapping[str, Any], seconds: float, out: Path, fi
 
 
 # ---- plots ----------------------------------------------------------------------------------------
+# Every plot is drawn for a slide: fonts of at least 10 pt at the saved size, constrained layout (no
+# clipped labels), axis labels, a legend naming each class or curve, the loss and the data (training
+# or test) named, colour-blind-safe colours, saved at `--dpi` (PNG; an SVG has no pixels to count).
+MIN_FONT_PT = 10.0
+SLIDE_STYLE = {
+    "font.size": 11.0,
+    "axes.titlesize": 13.0,
+    "axes.labelsize": 12.0,
+    "xtick.labelsize": 11.0,
+    "ytick.labelsize": 11.0,
+    "legend.fontsize": 10.5,
+    "legend.title_fontsize": 11.0,
+    "figure.titlesize": 14.0,
+    "lines.linewidth": 2.0,
+}
+# Okabe & Ito's palette, told apart with any colour vision: blue, orange, bluish green, vermillion,
+# reddish purple, sky blue, yellow, black. Classes also differ in marker shape.
+COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+_captures: list[dict[Path, Any]] = []
+
+
+@contextlib.contextmanager
+def capture_figures() -> Iterator[dict[Path, Any]]:
+    """Collect the matplotlib Figure of every plot a demo saves while the block runs, by file path.
+
+    For tests and notebooks: inspect a plot's axes, labels and legend without parsing an image.
+
+        with _common.capture_figures() as figures:
+            demos.xor.main(["--out", "out/xor"])
+        figures[Path("out/xor/loss.png")].axes[0].get_ylabel()
+    """
+    figures: dict[Path, Any] = {}
+    _captures.append(figures)
+    try:
+        yield figures
+    finally:  # by identity: two blocks' dicts can be equal
+        del _captures[next(i for i, c in enumerate(_captures) if c is figures)]
+
+
+@contextlib.contextmanager
+def slide_style() -> Iterator[None]:
+    """Draw with the slide fonts and colours (matplotlib's rc settings, for this block only)."""
+    import matplotlib
+    from cycler import cycler
+
+    with matplotlib.rc_context({**SLIDE_STYLE, "axes.prop_cycle": cycler(color=COLORS)}):
+        yield
+
+
 def _figure(width: float = 6.0, height: float = 4.0) -> Any:
     # A bare Figure with the Agg canvas: no pyplot, so no global state and never a window.
+    # Constrained layout makes room for every label, legend and colour bar (nothing is clipped).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100, layout="tight")
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    if hasattr(fig, "get_layout_engine"):  # matplotlib >= 3.6: a little margin around the edges
+        fig.get_layout_engine().set(w_pad=0.1, h_pad=0.1)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path, dpi: int = 150) -> Path:
+    """Save `fig` (format from the suffix; PNG at `dpi` dots per inch, recorded in the file)."""
     fmt = path.suffix.lstrip(".")
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt))
+    options = {} if fmt == "svg" else {"dpi": dpi}  # an SVG stays vector, at its own 72 units per inch
+    for _ in range(3):  # layout passes: with an equal-aspect axes, constrained layout settles over a few
+        fig.draw_without_rendering()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, **options))
+    for figures in _captures:
+        figures[path] = fig
     return path
 
 
 def plot_losses(
-    curves: Mapping[str, Sequence[float]], path: Path, title: str, log_scale: bool = False, xlabel: str = "step"
+    curves: Mapping[str, Sequence[float]],
+    path: Path,
+    title: str,
+    log_scale: bool = False,
+    xlabel: str = "step",
+    *,
+    ylabel: str = "loss",
+    notes: Sequence[tuple[int, str]] = (),
+    marks: Sequence[tuple[int, str]] = (),
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
+    dpi: int = 150,
 ) -> Path:
-    """Loss per step, one line per named curve."""
-    fig = _figure()
-    ax = fig.add_subplot()
-    for label, values in curves.items():
-        ax.plot(range(1, len(values) + 1), values, label=label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("loss")
-    if log_scale:
-        ax.set_yscale("log")
-    ax.set_title(title)
-    if len(curves) > 1:
-        ax.legend()
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+    """Loss per step, one line per named curve (the legend names each one).
+
+    `ylabel` names the loss and the data it is measured on (e.g. "hinge loss + 1e-4 L2 (training)").
+    `notes` explain features of the first curve: each (step, text) points an arrow at that step.
+    `marks` draw a dashed vertical line with a label at a step (e.g. where a new epoch starts).
+    `styles` gives a curve's line options by its name (e.g. {"mean": {"linewidth": 3}}).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    with slide_style():
+        fig = _figure(7.0, 4.5)
+        ax = fig.add_subplot()
+        for label, values in curves.items():
+            ax.plot(range(1, len(values) + 1), values, label=label, **(styles or {}).get(label, {}))
+        first = next(iter(curves.values()))
+        for step, text in marks:
+            ax.axvline(step, color="0.4", linestyle="--", linewidth=1.0)
+            ax.annotate(
+                text, (step, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -3), textcoords="offset points",
+                ha="left", va="top", color="0.3",
+            )  # fmt: skip
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if log_scale:
+            ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # steps are whole numbers
+        ax.autoscale_view()
+        to_axes = ax.transData + ax.transAxes.inverted()
+        # a note's box keeps clear of the marks' labels (and of other notes)
+        taken = [(x - 0.02, 0.85, x + 0.15, 1.0) for x, _ in (to_axes.transform((step, first[0])) for step, _ in marks)]
+        for step, text in notes:
+            box = _free_spot(ax, curves.values(), text, taken)
+            taken.append(box)
+            ax.annotate(
+                text,
+                xy=(step, first[step - 1]),
+                xytext=(box[0], box[3]),
+                textcoords="axes fraction",
+                ha="left",
+                va="top",
+                arrowprops={"arrowstyle": "->", "color": "0.2", "linewidth": 1.2},
+                bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "0.6", "alpha": 0.9},
+            )
+        ax.set_title(title)
+        ax.legend(loc="best")
+        ax.grid(alpha=0.3)
+        return _save(fig, path, dpi)
+
+
+def _free_spot(
+    ax: Any, curves: Iterable[Sequence[float]], text: str, taken: Sequence[tuple[float, float, float, float]]
+) -> tuple[float, float, float, float]:
+    """Where a note's box (x0, y0, x1, y1 in axes fractions) covers the fewest points of the curves.
+
+    The box's size is estimated from the text (a 7 x 4.5 in plot, 11 pt); each curve is sampled
+    between its steps too, so a steep segment between two steps counts as well.
+    """
+    lines = text.split("\n")
+    width = min(0.012 * max(len(line) for line in lines) + 0.03, 0.95)
+    height = min(0.075 * len(lines) + 0.04, 0.9)
+    ax.autoscale_view()
+    to_axes = ax.transData + ax.transAxes.inverted()
+    points = []
+    for values in curves:
+        xy = to_axes.transform([(k + 1, v) for k, v in enumerate(values) if v > 0.0 or ax.get_yscale() != "log"])
+        for (xa, ya), (xb, yb) in zip(xy, xy[1:], strict=False):
+            points += [(xa + (xb - xa) * t / 8, ya + (yb - ya) * t / 8) for t in range(8)]
+        points += [tuple(p) for p in xy[-1:]]
+
+    def cost(box: tuple[float, float, float, float]) -> float:
+        x0, y0, x1, y1 = box
+        hits = sum(x0 <= x <= x1 and y0 <= y <= y1 for x, y in points)
+        overlap = sum(not (x1 < a0 or a1 < x0 or y1 < b0 or b1 < y0) for a0, b0, a1, b1 in taken)
+        return hits + 1000 * overlap
+
+    spots = []
+    for top in (0.95, 0.84, 0.75, 0.55):
+        for left in (0.3, 0.97 - width, 0.05):
+            spots.append((left, top - height, left + width, top))
+    return min(spots, key=cost)  # the first of the best: high and right of the start, where it reads first
 
 
 def plot_decision_boundary(
@@ -312,14 +456,18 @@ def plot_decision_boundary(
     path: Path,
     title: str,
     resolution: int = 60,
+    *,
+    class_names: Sequence[str] | None = None,
+    dpi: int = 150,
 ) -> Path:
-    """Colour the plane by the class a model picks at each point; scatter the data on top.
+    """Colour the plane by the class a model picks at each point; scatter the training data on top.
 
     `scores` maps a list of 2-D points to each point's class scores (logits): k numbers for k
     classes, or a single logit for two classes (class 1 where it is > 0). Regions are drawn from
     each class's margin (its score minus the best other score) interpolated over a `resolution` x
     `resolution` grid, so boundaries come out smooth from a coarse grid; every grid point is a
-    forward pass, so keep it modest in pure Python.
+    forward pass, so keep it modest in pure Python. The legend names each class (`class_names`,
+    default "class 0", "class 1", ...) with its colour and marker, and the boundary line.
     """
     xs = [p[0] for p in X]
     ys = [p[1] for p in X]
@@ -333,30 +481,51 @@ def plot_decision_boundary(
     if len(rows[0]) == 1:  # one logit s: the scores of classes 0 and 1 are 0 and s
         rows = [[0.0, r[0]] for r in rows]
     k = max(len(rows[0]), max(y) + 1)
-    colors = [_COLORS[i % len(_COLORS)] for i in range(k)]
-    # size the figure to the data's aspect ratio, so an equal-aspect plot leaves no wide margins
-    height = min(max(6.0 * (y1 - y0) / (x1 - x0), 2.5), 6.0) + 0.6
-    fig = _figure(6.0, height)
-    ax = fig.add_subplot()
-    for c in range(len(rows[0])):
-        margin = [r[c] - max(v for j, v in enumerate(r) if j != c) for r in rows]
-        top = max(margin)
-        if top <= 0.0:
-            continue  # class c wins nowhere on the grid
-        grid = [margin[j * resolution : (j + 1) * resolution] for j in range(resolution)]
-        ax.contourf(gx, gy, grid, levels=[0.0, top + 1.0], colors=[colors[c]], alpha=0.3)
-        if min(margin) < 0.0:
-            ax.contour(gx, gy, grid, levels=[0.0], colors="k", linewidths=0.6, alpha=0.5)
-    size = 60 if len(xs) <= 20 else 18  # a handful of points (XOR) would be hard to see
-    ax.scatter(xs, ys, c=[colors[t] for t in y], s=size, edgecolors="k", linewidths=0.4, zorder=3)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_aspect("equal")
-    ax.set_title(title)
-    return _save(fig, path)
+    names = list(class_names) if class_names is not None else [f"class {c}" for c in range(k)]
+    colors = [COLORS[i % len(COLORS)] for i in range(k)]
+    with slide_style():
+        from matplotlib.lines import Line2D
+        from matplotlib.transforms import ScaledTranslation
 
-
-_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+        # size the plot to the data's aspect ratio, so an equal-aspect plot leaves no wide margins;
+        # the legend goes below it, where it hides no data
+        height = min(max(5.0 * (y1 - y0) / (x1 - x0), 2.5), 5.5) + 1.6
+        fig = _figure(6.0, height)
+        ax = fig.add_subplot()
+        drew_boundary = False
+        for c in range(len(rows[0])):
+            margin = [r[c] - max(v for j, v in enumerate(r) if j != c) for r in rows]
+            top = max(margin)
+            if top <= 0.0:
+                continue  # class c wins nowhere on the grid
+            grid = [margin[j * resolution : (j + 1) * resolution] for j in range(resolution)]
+            ax.contourf(gx, gy, grid, levels=[0.0, top + 1.0], colors=[colors[c]], alpha=0.25)
+            if min(margin) < 0.0:
+                ax.contour(gx, gy, grid, levels=[0.0], colors="k", linewidths=1.0, alpha=0.7)
+                drew_boundary = True
+        size = 80 if len(xs) <= 20 else 24  # a handful of points (XOR) would be hard to see
+        for c in range(k):
+            pts = [(a, b) for a, b, t in zip(xs, ys, y, strict=True) if t == c]
+            ax.scatter(
+                [p[0] for p in pts], [p[1] for p in pts], s=size, color=colors[c], marker=MARKERS[c % len(MARKERS)],
+                edgecolors="k", linewidths=0.5, zorder=3, label=f"{names[c]} ({len(pts)} points)",
+            )  # fmt: skip
+        handles, labels = ax.get_legend_handles_labels()
+        if drew_boundary:
+            handles.append(Line2D([], [], color="k", linewidth=1.0))
+            labels.append("decision boundary")
+        ax.legend(
+            handles, labels, title="training points; shading: the class the model picks",
+            loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(labels), 2), frameon=False,
+            bbox_transform=ax.transAxes + ScaledTranslation(0.0, -0.5, fig.dpi_scale_trans),  # under the x label
+        )  # fmt: skip
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal")
+        ax.set_xlabel("x1 (first input)")
+        ax.set_ylabel("x2 (second input)")
+        ax.set_title(title)
+        return _save(fig, path, dpi)
 
 
 def plot_fit(
@@ -366,18 +535,21 @@ def plot_fit(
     curves: Mapping[str, Sequence[float]],
     path: Path,
     title: str,
+    *,
+    dpi: int = 150,
 ) -> Path:
     """Training points and one or more curves (e.g. the target function and the model's fit)."""
-    fig = _figure()
-    ax = fig.add_subplot()
-    ax.scatter(x_data, y_data, s=14, color="k", label="training data", zorder=3)
-    for i, (label, values) in enumerate(curves.items()):
-        # The first curve is the reference (dashed, wider) so a close fit drawn on it stays visible.
-        style = {"linestyle": "--", "linewidth": 3.0, "alpha": 0.6} if i == 0 else {"linewidth": 1.5}
-        ax.plot(x_line, values, label=label, **style)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_title(title)
-    ax.legend()
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+    with slide_style():
+        fig = _figure(7.0, 4.5)
+        ax = fig.add_subplot()
+        ax.scatter(x_data, y_data, s=24, color="k", label=f"training points ({len(x_data)})", zorder=3)
+        for i, (label, values) in enumerate(curves.items()):
+            # The first curve is the reference (dashed, wider) so a close fit drawn on it stays visible.
+            style = {"linestyle": "--", "linewidth": 4.0, "alpha": 0.6} if i == 0 else {"linewidth": 2.0}
+            ax.plot(x_line, values, label=label, **style)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.set_title(title)
+        ax.legend()
+        ax.grid(alpha=0.3)
+        return _save(fig, path, dpi)

@@ -22,6 +22,7 @@ from nn.optim import SGD, LinearLR, Optimizer
 from . import _common
 
 ALPHA = 1e-4  # L2 coefficient, as in micrograd's notebook
+CLASSES = ("upper moon, label -1", "lower moon, label +1")  # the boundary plot's legend
 
 
 def accuracy(scores: Sequence[Value], signs: Sequence[int]) -> float:
@@ -109,6 +110,31 @@ def train_compiled(
     return losses
 
 
+def spike_notes(losses: Sequence[float], steps: int) -> list[tuple[int, str]]:
+    """A note for the loss plot at the step where the loss jumps most, if it jumps by half or more.
+
+    The jump comes from the learning rate, not the data: with seed 0 every point scores > 0 at
+    step 1 (the 50 points of the upper moon, label -1, are on the wrong side); the update at lr 1.0 pushes
+    every score down, so at step 2 only 24 of 100 score > 0; the update back at lr 0.99 overshoots
+    again: 85 score > 0 at step 3, the upper moon's points up to +10.5, and the loss
+    peaks at 2.3 before the steps settle. The smaller bumps later (steps 13, 23) are the same swing.
+    """
+    if len(losses) < 2:
+        return []
+    rise, step = max((losses[k] - losses[k - 1], k + 1) for k in range(1, len(losses)))
+    if rise < 0.5 * losses[step - 2]:
+        return []
+    lr = 1.0 - 0.9 * (step - 2) / steps  # the rate of the update made at step - 1
+    text = (
+        f"step {step}: the update before it (lr {lr:.2f}; the\n"
+        "schedule starts at 1.0) overshot: a full-batch step\n"
+        "this large swings many points' scores past the\n"
+        "boundary and back; once they balance, the\n"
+        "gradient shrinks and the loss settles"
+    )
+    return [(step, text)]
+
+
 def evaluate(model: nn.MLP, X: Sequence[Sequence[float]], y: Sequence[int]) -> float:
     with no_grad():
         return accuracy([model(x)[0] for x in X], [2 * t - 1 for t in y])
@@ -161,9 +187,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             with no_grad():
                 return [[model(p)[0].data] for p in points]
 
-        files.append(_common.plot_losses({"hinge + L2": losses}, out / f"loss.{ext}", "moons: training loss"))
         files.append(
-            _common.plot_decision_boundary(scores, X, y, out / f"boundary.{ext}", "moons: MLP 2-16-16-1 (ReLU)")
+            _common.plot_losses(
+                {"MLP 2-16-16-1 (ReLU)": losses},
+                out / f"loss.{ext}",
+                "moons: training loss",
+                ylabel="hinge loss + 1e-4 L2 (training)",
+                notes=spike_notes(losses, args.steps),
+                dpi=args.dpi,
+            )
+        )
+        files.append(
+            _common.plot_decision_boundary(
+                scores, X, y, out / f"boundary.{ext}", "moons: MLP 2-16-16-1 (ReLU)", class_names=CLASSES, dpi=args.dpi
+            )
         )
     _common.report("moons", metrics, seconds, out, files)
     return metrics

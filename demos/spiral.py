@@ -103,25 +103,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     if not args.no_plot:
         ext = args.format
         curves = {"linear softmax": linear_losses, f"2-{args.hidden}-3 ReLU": mlp_losses}
-        files.append(_common.plot_losses(curves, out / f"loss.{ext}", "spiral: cross-entropy + L2"))
         files.append(
-            _common.plot_decision_boundary(
-                lambda pts: class_scores(linear, pts),
-                X,
-                y,
-                out / f"boundary_linear.{ext}",
-                f"spiral: linear classifier ({metrics['linear_accuracy']:.0%})",
+            _common.plot_losses(
+                curves,
+                out / f"loss.{ext}",
+                "spiral: training loss",
+                ylabel="cross-entropy + 1e-3 L2 (training)",
+                dpi=args.dpi,
             )
         )
-        files.append(
-            _common.plot_decision_boundary(
-                lambda pts: class_scores(mlp, pts),
-                X,
-                y,
-                out / f"boundary_mlp.{ext}",
-                f"spiral: 2-{args.hidden}-3 ReLU network ({metrics['mlp_accuracy']:.0%})",
+        for model, name, what in [
+            (linear, "boundary_linear", "linear classifier"),
+            (mlp, "boundary_mlp", f"2-{args.hidden}-3 ReLU network"),
+        ]:
+            key = "linear" if model is linear else "mlp"
+            files.append(
+                _common.plot_decision_boundary(
+                    lambda pts, model=model: class_scores(model, pts),
+                    X,
+                    y,
+                    out / f"{name}.{ext}",
+                    f"spiral: {what} ({metrics[f'{key}_accuracy']:.0%} training accuracy)",
+                    class_names=[f"arm {c}" for c in range(3)],
+                    dpi=args.dpi,
+                )
             )
-        )
     _common.report("spiral", metrics, seconds, out, files)
     return metrics
 

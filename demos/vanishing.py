@@ -28,13 +28,13 @@ if __package__ in (None, ""):  # run as `python demos/vanishing.py`: make the re
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import nn
-from autograd.files import atomic_write
 from demos import _common
 from nn import optim
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 LR = 0.1
-_STYLE = {"sigmoid": "#d62728", "tanh": "#1f77b4", "relu": "#2ca02c"}
+# colour-blind-safe (Okabe & Ito), and a marker each so the lines differ without colour too
+_STYLE = {"sigmoid": ("#D55E00", "o"), "tanh": ("#0072B2", "s"), "relu": ("#009E73", "^")}
 
 
 def data(n: int, seed: int) -> tuple[list[list[float]], list[float]]:
@@ -101,25 +101,25 @@ def print_table(results: dict[str, dict[str, Any]], steps: int, baseline: float)
     print(f"(a network that predicts the mean target has loss {baseline:.4f})")
 
 
-def plot(results: dict[str, dict[str, Any]], steps: int, path: Path, dpi: int) -> Path:
+def plot(results: dict[str, dict[str, Any]], steps: int, path: Path, dpi: int, batch: int) -> Path:
     """One line per activation (solid: at initialisation, dashed: after training), log scale."""
-    fig = _common._figure(9.0, 4.5)
-    ax = fig.add_subplot()
-    for name, r in results.items():
-        layers = range(1, len(r["init"]) + 1)
-        colour = _STYLE.get(name)
-        for key, style, label in (("init", "-", "at init"), ("trained", "--", f"after {steps} steps")):
-            ys = [v if v > 0.0 else math.nan for v in r[key]]  # a log axis cannot show 0 (a dead layer)
-            ax.plot(layers, ys, style, marker="o", markersize=3, color=colour, label=f"{name}, {label}")
-    ax.set_yscale("log")
-    ax.set_xlabel("layer l (1 = next to the input)")
-    ax.set_ylabel("|G(l)| = |d loss / d W(l)|")
-    ax.set_title("Gradient size per layer: deep sigmoid, tanh and ReLU networks")
-    ax.set_xticks(list(range(1, len(next(iter(results.values()))["init"]) + 1)))
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=dpi))
-    return path
+    with _common.slide_style():
+        fig = _common._figure(10.0, 5.0)
+        ax = fig.add_subplot()
+        for name, r in results.items():
+            layers = range(1, len(r["init"]) + 1)
+            colour, marker = _STYLE.get(name, (None, "o"))
+            for key, style, label in (("init", "-", "at init"), ("trained", "--", f"after {steps} steps")):
+                ys = [v if v > 0.0 else math.nan for v in r[key]]  # a log axis cannot show 0 (a dead layer)
+                ax.plot(layers, ys, style, marker=marker, markersize=6, color=colour, label=f"{name}, {label}")
+        ax.set_yscale("log")
+        ax.set_xlabel("layer l (1 = next to the input)")
+        ax.set_ylabel("|G(l)| = |d loss / d W(l)|")
+        ax.set_title(f"Gradient size per layer; loss: mean squared error on {batch} training points")
+        ax.set_xticks(list(range(1, len(next(iter(results.values()))["init"]) + 1)))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+        return _common._save(fig, path, dpi)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -127,7 +127,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
     parser.add_argument("--depth", type=_common.positive_int, default=10, help="layers, the linear output included")
     parser.add_argument("--width", type=_common.positive_int, default=8, help="units per hidden layer")
     parser.add_argument("--batch", type=_common.positive_int, default=32, help="training points")
-    parser.add_argument("--dpi", type=_common.positive_int, default=150, help="resolution of the PNG plot")
     args = parser.parse_args(argv)
     _common.check_plotting(args)
     out = _common.prepare_out(args.out)
@@ -138,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
     print_table(results, args.steps, sum((y - mean) ** 2 for y in Y) / len(Y))
     files = [_common.write_metrics(out, results)]
     if not args.no_plot:
-        files.append(plot(results, args.steps, out / f"gradients.{args.format}", args.dpi))
+        files.append(plot(results, args.steps, out / f"gradients.{args.format}", args.dpi, args.batch))
     print(f"done in {timer.seconds():.2f} s (wall time)")
     print(f"output folder: {out}")
     for f in files:

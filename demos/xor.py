@@ -22,6 +22,7 @@ from nn.optim import Adam
 from . import _common
 
 LR = 0.1
+CLASSES = ("x1 xor x2 = 0", "x1 xor x2 = 1")  # the plots' legend
 
 
 def logit_accuracy(logits: Sequence[Value], y: Sequence[int]) -> float:
@@ -122,17 +123,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     if not args.no_plot:
         ext = args.format
         curves = {"MLP 2-4-1 (tanh)": mlp_losses, "single neuron": neuron_losses}
-        files.append(_common.plot_losses(curves, out / f"loss.{ext}", "XOR: training loss (BCE)"))
+        loss_name = "binary cross-entropy (training, 4 points)"
         files.append(
-            _common.plot_decision_boundary(
-                scorer(mlp_logit), X, y, out / f"boundary.{ext}", "XOR: MLP 2-4-1 decision regions"
-            )
+            _common.plot_losses(curves, out / f"loss.{ext}", "XOR: training loss", ylabel=loss_name, dpi=args.dpi)
         )
-        files.append(
-            _common.plot_decision_boundary(
-                scorer(neuron), X, y, out / f"boundary_neuron.{ext}", "XOR: a single neuron (one straight line)"
+        for forward, name, title in [
+            (mlp_logit, "boundary", "XOR: MLP 2-4-1 decision regions"),
+            (neuron, "boundary_neuron", "XOR: a single neuron (one straight line)"),
+        ]:
+            files.append(
+                _common.plot_decision_boundary(
+                    scorer(forward), X, y, out / f"{name}.{ext}", title, class_names=CLASSES, dpi=args.dpi
+                )
             )
-        )
     _common.report("xor", metrics, seconds, out, files)
     return metrics
 

@@ -1,8 +1,8 @@
 """The bad-input table: one row per mistake a user can make at a public entry point of autograd or nn.
 
 Each row is one test. It asserts the error type and that the message names where the mistake was
-made, what was wrong (the offending value or type) and what was expected. The README's "Errors and
-guarantees" table lists the same rows.
+made, what was wrong (the offending value or type) and what was expected. The table of docs/errors.md
+("Errors and guarantees") lists the same rows.
 """
 
 from __future__ import annotations

@@ -434,3 +434,199 @@ def test_xor_last_progress_line_and_summary_print_the_same_accuracy(
         assert acc == metrics[f"{key}_accuracy"] and loss == round(metrics[f"{key}_loss"], 4)
         assert f"{key}_accuracy" in printed and f"{metrics[f'{key}_accuracy']:.2%}" in printed
     assert metrics["neuron_accuracy"] == 0.75  # with seed 0: the best one line can do
+
+
+# ---- slide-ready figures ----------------------------------------------------------------------------------
+def _vanishing():  # type: ignore[no-untyped-def]
+    from demos import vanishing
+
+    return vanishing
+
+
+# each demo with plots, small enough to stay fast; the loss each loss plot must name
+SLIDES = [
+    ("xor", ["--steps", "3"], "binary cross-entropy"),
+    ("moons", ["--steps", "5"], "hinge loss + 1e-4 L2"),
+    ("spiral", ["--steps", "2", "--hidden", "4"], "cross-entropy + 1e-3 L2"),
+    ("regression", ["--steps", "12", "--points", "5"], "mean squared error"),
+    ("digits", ["--epochs", "2", "--limit", "24", "--batch-size", "8"], "cross-entropy"),
+    ("vanishing", ["--depth", "3", "--width", "2", "--steps", "1", "--batch", "3"], "mean squared error"),
+]
+
+
+def _texts(fig):  # type: ignore[no-untyped-def]
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+
+
+@pytest.mark.parametrize(("name", "argv", "loss"), SLIDES, ids=[s[0] for s in SLIDES])
+def test_every_plot_is_slide_ready(
+    name: str, argv: list[str], loss: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'chainrule[demos]')")
+    if name == "digits":
+        pytest.importorskip("sklearn", reason=SKLEARN)
+    from matplotlib.collections import PathCollection
+    from PIL import Image
+
+    module = (
+        _vanishing()
+        if name == "vanishing"
+        else {m.__name__: m for m in (xor, moons, spiral, regression, digits)}[f"demos.{name}"]
+    )
+    with _common.capture_figures() as figures:
+        module.main([*argv, "--quiet", "--dpi", "120", "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert pngs and sorted(figures) == pngs  # the hook sees every plot the demo saves
+    for path, fig in figures.items():
+        assert path.name in printed
+        with Image.open(path) as image:  # --dpi: recorded in the PNG, and the pixels to match
+            assert tuple(round(d) for d in image.info["dpi"]) == (120, 120), path.name
+            want = (fig.get_figwidth() * 120, fig.get_figheight() * 120)
+            assert all(abs(got - w) <= 1 for got, w in zip(image.size, want)), path.name
+            grey = image.convert("L")
+            w, h = grey.size
+            edge = [(x, y) for x in range(w) for y in (*range(4), *range(h - 4, h))]
+            edge += [(x, y) for y in range(h) for x in (*range(4), *range(w - 4, w))]
+            assert min(grey.getpixel(p) for p in edge) > 240, path.name  # nothing drawn up to the edge: not clipped
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        assert fig.bbox_inches.contains(*fig.get_tightbbox(renderer).p0), path.name  # nothing clipped
+        assert fig.bbox_inches.contains(*fig.get_tightbbox(renderer).p1), path.name
+        if hasattr(fig, "get_layout_engine"):
+            assert type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine", path.name
+        small = [(t.get_text(), t.get_fontsize()) for t in _texts(fig) if t.get_fontsize() < _common.MIN_FONT_PT]
+        assert not small, (path.name, small)
+        titles = [ax.get_title() for ax in fig.axes] + [fig._suptitle.get_text() if fig._suptitle else ""]
+        assert any(titles), path.name
+        for ax in fig.axes:  # every axis that has ticks says what they count
+            assert not len(ax.get_xticks()) or ax.get_xlabel(), (path.name, "x label")
+            assert not len(ax.get_yticks()) or ax.get_ylabel(), (path.name, "y label")
+            curves = ax.get_lines() or [c for c in ax.collections if isinstance(c, PathCollection)]
+            if curves:  # lines or points: a legend names them
+                legend = ax.get_legend()
+                assert legend is not None and all(t.get_text() for t in legend.get_texts()), path.name
+    if name != "vanishing":
+        ax = figures[tmp_path / "loss.png"].axes[0]
+        assert loss in ax.get_ylabel() and "training" in ax.get_ylabel()
+        assert "training" in ax.get_title()
+        if name == "moons":  # the spike's note is on the plot, its arrow at the step (see moons.spike_notes)
+            [note] = [t for t in ax.texts if "overshot" in t.get_text()]
+            assert note.xy[0] == 3
+        if name == "digits":  # where the second epoch starts
+            assert [t.get_text() for t in ax.texts if t.get_text().startswith("epoch")] == ["epoch 2"]
+    else:
+        assert loss in figures[tmp_path / "gradients.png"].axes[0].get_title()
+    for path, fig in figures.items():
+        if path.name.startswith("boundary"):  # a class per legend entry, in the palette's colours
+            entries = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+            assert (
+                any("points)" in e for e in entries)
+                and "training points" in fig.axes[0].get_legend().get_title().get_text()
+            )
+            colours = {tuple(c.get_facecolor()[0]) for c in fig.axes[0].collections if isinstance(c, PathCollection)}
+            from matplotlib.colors import to_rgba
+
+            assert colours <= {to_rgba(c) for c in _common.COLORS}
+
+
+def test_dpi_is_a_common_option_and_svg_ignores_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'chainrule[demos]')")
+    from PIL import Image
+
+    assert _common.make_parser("x", "d", steps=1).parse_args([]).dpi == 150
+    xor.main(["--steps", "2", "--quiet", "--out", str(tmp_path / "png")])
+    with Image.open(tmp_path / "png" / "loss.png") as image:
+        assert round(image.info["dpi"][0]) == 150  # the default: sharp on a projected slide
+    heads = []
+    for dpi in ["72", "300"]:
+        out = tmp_path / f"svg{dpi}"
+        xor.main(["--steps", "2", "--quiet", "--format", "svg", "--dpi", dpi, "--out", str(out)])
+        svg = (out / "loss.svg").read_text(encoding="utf-8")
+        heads.append(re.search(r'<svg [^>]*width="([^"]+)" height="([^"]+)"', svg).groups())  # type: ignore[union-attr]
+    assert heads[0] == heads[1]  # an SVG is the same size at any --dpi
+    with pytest.raises(SystemExit):
+        xor.main(["--dpi", "0"])
+    assert "positive integer" in capsys.readouterr().err
+
+
+def test_digits_writes_a_labelled_grid_and_a_confusion_matrix_that_matches_the_accuracy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sklearn", reason=SKLEARN)
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'chainrule[demos]')")
+    with _common.capture_figures() as figures:
+        metrics, printed = _run(
+            digits, ["--limit", "40", "--batch-size", "8", "--quiet", "--out", str(tmp_path)], capsys
+        )
+    assert "40 test images" in printed
+    counts = digits.read_confusion(tmp_path / "confusion.csv")
+    assert len(counts) == 10 and all(len(row) == 10 for row in counts)
+    assert sum(map(sum, counts)) == 40  # every test image, once
+    assert sum(counts[k][k] for k in range(10)) / 40 == metrics["test_accuracy"]
+    assert f"{metrics['test_accuracy']:.2%}" in printed
+    for name in ["confusion.csv", "confusion.png", "test_digits.png"]:
+        assert name in printed and (tmp_path / name).is_file()
+
+    matrix = figures[tmp_path / "confusion.png"]
+    ax = matrix.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted digit", "true digit")
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(k) for k in range(10)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [str(k) for k in range(10)]
+    shown = {(round(t.get_position()[1]), round(t.get_position()[0])): int(t.get_text()) for t in ax.texts}
+    assert shown == {(t, p): c for t, row in enumerate(counts) for p, c in enumerate(row) if c}  # counts in the cells
+    assert any(a.get_ylabel() == "test images" for a in matrix.axes[1:])  # the colour bar
+    assert f"{metrics['test_accuracy']:.1%}" in ax.get_title()
+
+    grid = figures[tmp_path / "test_digits.png"]
+    cells = [a for a in grid.axes if a.images]
+    assert len(cells) == 32  # 4 x 8
+    labels = [re.fullmatch(r"pred (\d)\ntrue (\d)", a.get_title()).groups() for a in cells]  # type: ignore[union-attr]
+    wrong = [p != t for p, t in labels]
+    assert wrong == sorted(wrong, reverse=True)  # the wrong ones first
+    total_wrong = 40 - sum(counts[k][k] for k in range(10))
+    assert sum(wrong) == min(total_wrong, max(16, 32 - (40 - total_wrong)))  # half the grid, or what right ones leave
+    for a, bad in zip(cells, wrong):  # the wrong ones framed and bold
+        assert (a.spines["top"].get_linewidth() > 2) == bad
+        assert (a.title.get_fontweight() == "bold") == bad
+    assert f"{total_wrong} of 40 wrong" in grid._suptitle.get_text()
+
+
+def test_confusion_csv_is_written_without_plots_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("sklearn", reason=SKLEARN)
+    metrics, _ = _run(
+        digits, ["--limit", "16", "--batch-size", "8", "--no-plot", "--quiet", "--out", str(tmp_path)], capsys
+    )
+    counts = digits.read_confusion(tmp_path / "confusion.csv")
+    assert (tmp_path / "confusion.csv").read_text(encoding="utf-8").startswith("true\\predicted,0,1,")
+    assert sum(map(sum, counts)) == 16 and sum(counts[k][k] for k in range(10)) / 16 == metrics["test_accuracy"]
+
+
+def test_loss_spikes_carry_a_note_that_explains_them() -> None:
+    # moons: the update at lr ~1 overshoots, and the loss jumps at step 3 (seed 0), with any run length
+    X, y = datasets.moons(n=100, noise=0.1, seed=0)
+    losses, _ = moons.train(nn.MLP(2, [16, 16, 1], activation="relu", seed=0), X, y, steps=100, stop=6)
+    assert losses[2] > 2 * losses[1]
+    [(step, text)] = moons.spike_notes(losses, 100)
+    assert step == 3 and "lr 0.99" in text and "overshot" in text
+    assert moons.spike_notes([1.0, 0.9, 0.8], 3) == []  # a smooth curve gets no note
+    # regression: Adam's momentum makes the early loss ring
+    assert regression.ripple_notes([2.0, 0.5, 0.2, 0.4, 0.6, 0.3])[0][0] == 5
+    assert regression.ripple_notes([2.0, 1.0, 0.5]) == []
+    # digits: the running mean drawn over the mini-batches' losses
+    assert digits.running_mean([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+
+
+def test_capture_figures_collects_only_inside_its_block(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'chainrule[demos]')")
+    with _common.capture_figures() as outer:
+        with _common.capture_figures() as inner:
+            regression.main(["--steps", "2", "--points", "3", "--quiet", "--out", str(tmp_path / "a")])
+        regression.main(["--steps", "2", "--points", "3", "--quiet", "--format", "svg", "--out", str(tmp_path / "b")])
+    regression.main(["--steps", "2", "--points", "3", "--quiet", "--out", str(tmp_path / "c")])
+    capsys.readouterr()
+    assert sorted(p.name for p in inner) == ["fit.png", "loss.png"]
+    assert sorted(str(p.relative_to(tmp_path)) for p in outer) == ["a/fit.png", "a/loss.png", "b/fit.svg", "b/loss.svg"]
+    assert not _common._captures

@@ -129,6 +129,6 @@ def test_fitting_digraph_displays_fitted_svg_and_is_a_graphviz_digraph() -> None
     assert g._repr_mimebundle_(include=["image/png"]).keys() == {"image/png"}  # other formats as graphviz gives
 
 
-def test_the_readme_states_the_drawing_limit() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    assert f"for a graph of\nat most {display.MAX_DRAWN_NODES} nodes, its drawing" in readme
+def test_the_tour_states_the_drawing_limit() -> None:
+    tour = (Path(__file__).resolve().parent.parent / "docs" / "tour.md").read_text(encoding="utf-8")
+    assert f"for a graph of\nat most {display.MAX_DRAWN_NODES} nodes, its drawing" in tour

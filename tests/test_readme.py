@@ -1,4 +1,4 @@
-"""The README's REPL sessions run exactly as printed, and its Quickstart commands are the ones CI runs."""
+"""The README's code runs exactly as printed, and its Quickstart commands are the ones CI runs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_readme_repl_sessions_run_as_printed() -> None:
-    session = run_page(ROOT / "README.md")  # every ```pycon block, in order, as one session
+    session = run_page(ROOT / "README.md")  # every ```pycon and ```python block, in order, as one session
     assert session.tries > 10
 
 

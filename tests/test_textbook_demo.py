@@ -163,7 +163,7 @@ def test_textbook_graph_labels_every_node() -> None:
     assert all(isinstance(v, Value) and v.label for v in topological_order(nodes["L"]))
 
 
-# ---- the committed README image --------------------------------------------------------------
+# ---- the committed image of docs/see_backprop.md ---------------------------------------------
 def test_committed_svg_is_the_textbook_figure() -> None:
     svg = (ROOT / "docs" / "images" / "textbook.svg").read_text(encoding="utf-8")
     texts = [t.text for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
