@@ -18,6 +18,7 @@ File format (`save`/`load`), JSON:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
@@ -280,6 +281,16 @@ class Module:
     def local_parameters(self) -> list[tuple[str, Entry]]:
         """Returns this module's own parameter entries (not its children's), in a fixed order."""
         return []
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
+        """In Jupyter a module shows its network diagram (nn.draw_network), which scales to the cell;
+        its text form alone when it is too big to draw or Graphviz's `dot` is missing."""
+        bundle: dict[str, Any] = {"text/plain": repr(self)}
+        from .viz import draw_network  # here: graphviz loads only when a notebook shows a module
+
+        with contextlib.suppress(ValueError, RuntimeError, OSError):  # too many weights to draw, or no `dot`
+            bundle.update(draw_network(self)._repr_mimebundle_(include, exclude, **kwargs))  # type: ignore[arg-type]
+        return bundle
 
     def named_children(self) -> list[tuple[str, Module]]:
         """Returns this module's direct submodules with their names, in a fixed order."""

@@ -247,3 +247,13 @@ def test_the_demo_draws_lecture_003_as_a_network(tmp_path: Path) -> None:
     svg = (tmp_path / "two_layer_network.svg").read_text(encoding="utf-8")
     assert "4.1832" in svg and "6.2748" in svg  # dL/dw1_11 and dL/dw1_21 from the slide's table
     assert "2.1620" in svg  # y_hat = 2.162
+
+
+@needs_dot
+def test_a_module_at_the_end_of_a_notebook_cell_shows_its_network() -> None:
+    model = nn.MLP(2, [3, 1], seed=0)
+    bundle = model._repr_mimebundle_()
+    assert bundle["text/plain"] == repr(model)
+    assert "<svg" in bundle["text/html"] and "max-width" in bundle["text/html"]
+    big = nn.MLP(30, [30, 1], seed=0)  # more weights than a diagram can show: the text alone
+    assert set(big._repr_mimebundle_()) == {"text/plain"}
