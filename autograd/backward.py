@@ -18,7 +18,8 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .modes import _detect_anomaly, _mode, enable_grad
+from .modes import _detect_anomaly, enable_grad
+from .modes import escape as _escape
 from .ops import ADD, MUL, FloatMath, Op, ValueMath
 from .value import Value, _is_real, _lift, _to_float
 
@@ -41,7 +42,7 @@ def local_derivatives(node: Value) -> tuple[float, ...]:
     """d node / d input for each of `node.inputs`, as numbers (what an edge of the graph carries)."""
     if not isinstance(node, Value):
         raise TypeError(f"local_derivatives: node must be a Value, got {type(node).__name__} {node!r}")
-    _watched("calls local_derivatives(node), which returns plain floats", False)
+    _escape("calls local_derivatives(node), which returns plain floats", False)
     op = node._op
     if op is None or node._a is None:
         return ()
@@ -52,7 +53,7 @@ def backward_reference(root: Value, gradient: float = 1.0) -> None:
     """The chain rule in its plainest form, to read before `_sweep`: same order, same numbers."""
     if not isinstance(root, Value):
         raise TypeError(f"backward_reference: root must be a Value, got {type(root).__name__} {root!r}")
-    _watched("calls backward_reference(), which writes .grad", True)
+    _escape("calls backward_reference(), which writes .grad", True)
     grads = _reference_sweep(root, _to_float(gradient, "backward_reference"), FloatMath)
     for node, g in grads.items():
         node._grad += g
@@ -350,20 +351,13 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
-def _watched(what: str, writes: bool) -> None:
-    """Tell an observer (a compiler tracing this thread) about an API call it cannot follow."""
-    mode = _mode.get()
-    if type(mode) is not bool:
-        mode.escape(what, writes)
-
-
 def _backward(root: Value, seed: float) -> None:
-    _watched("calls backward(), which writes .grad", True)
+    _escape("calls backward(), which writes .grad", True)
     _sweep(root, seed, None)
 
 
 def _zero_grad(root: Value) -> None:
-    _watched("calls zero_grad(), which writes .grad", True)
+    _escape("calls zero_grad(), which writes .grad", True)
     for node in topological_order(root):
         node._grad = 0.0
 
@@ -408,7 +402,7 @@ def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False
         with enable_grad():
             grads = _reference_sweep(output, Value(1.0), ValueMath)
         return [_lift(grads.get(x, 0.0), "gradients") for x in wanted]
-    _watched("calls gradients(..., create_graph=False) (or grad, value_and_grad), which returns plain floats", False)
+    _escape("calls gradients(..., create_graph=False) (or grad, value_and_grad), which returns plain floats", False)
     found: dict[Value, Any] = dict.fromkeys(wanted, 0.0)
     _sweep(output, 1.0, found)
     return [float(found[x]) for x in wanted]

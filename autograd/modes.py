@@ -58,6 +58,14 @@ class Observer:
         `backward()`, `zero_grad()`) or returns plain floats (`gradients(...)`), or copies a Value."""
 
 
+def escape(what: str, writes: bool) -> None:
+    """Tell an observer installed in this thread (a compiler tracing) about an API call it cannot
+    follow: one that writes `.grad` (`writes`) or hands out plain numbers or copies."""
+    mode = _mode.get()
+    if type(mode) is not bool:
+        mode.escape(what, writes)
+
+
 class TracedNumber:
     """Base of numbers an observer hands out for `.data`; the engine asks them before using one."""
 

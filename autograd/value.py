@@ -14,7 +14,7 @@ import math
 import numbers
 from typing import TYPE_CHECKING, Any, SupportsFloat, TypeAlias, TypeGuard
 
-from .modes import TracedNumber, _mode
+from .modes import TracedNumber, _mode, escape
 from .modes import foreign_checks as _FOREIGN
 
 if TYPE_CHECKING:
@@ -272,7 +272,7 @@ class Value:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Value):
             return self is other
-        if _is_real(other) or _is_scalar_array(other) or isinstance(other, TracedNumber):
+        if _is_number(other):
             raise TypeError(
                 f"Value == {other!r}: == between Values is identity (so Values work as dict keys and set "
                 f"members), so it cannot compare numbers; write v.data == {other!r} (or v.item() == ...)"
@@ -331,14 +331,14 @@ class Value:
 
     # ---- copies read the number directly: while a compiler traces this thread, its observer decides ----
     def __copy__(self) -> Value:
-        _escape("calls copy.copy(v), which reads the number directly")
+        escape("calls copy.copy(v), which reads the number directly", False)
         out: Value = _new(Value)
         for slot in Value.__slots__:
             setattr(out, slot, getattr(self, slot))
         return out
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Value:
-        _escape("calls copy.deepcopy(v), which reads the number directly")
+        escape("calls copy.deepcopy(v), which reads the number directly", False)
         out: Value = _new(Value)
         memo[id(self)] = out
         from copy import deepcopy
@@ -349,7 +349,7 @@ class Value:
         return out
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        _escape("pickles a Value, which reads the number directly")
+        escape("pickles a Value, which reads the number directly", False)
         return super().__reduce_ex__(protocol)
 
     # ---- graph-wide operations ------------------------------------------------------------------
@@ -405,7 +405,7 @@ def _lift(x: object, op: str) -> Value:
         return Value(x)
     if isinstance(x, Value):
         return x
-    if _is_real(x) or isinstance(x, TracedNumber) or _is_scalar_array(x):
+    if _is_number(x):
         return Value(_to_float(x, op))
     raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
 
@@ -417,7 +417,7 @@ def _defers(x: object, op: str) -> bool:
     """Should `v op x` return NotImplemented, so that x's type takes its turn? Yes for numpy arrays
     (then `v * array` is an object array of Values, as `array * v` is) and for a class of the user's
     with the reflected method; no for numbers, 0-d arrays, and types that would only fail (str, list)."""
-    if _is_real(x) or isinstance(x, (Value, TracedNumber)) or _is_scalar_array(x):
+    if isinstance(x, Value) or _is_number(x):
         return False
     t = type(x)
     return hasattr(t, "__array_ufunc__") or (t.__module__ != "builtins" and hasattr(t, _REFLECTED.get(op, "_")))
@@ -426,6 +426,11 @@ def _defers(x: object, op: str) -> bool:
 def _operand(x: object, op: str) -> Any:
     """`x` as the right operand of `v op x`: a Value, or NotImplemented when x's type should decide."""
     return NotImplemented if _defers(x, op) else _lift(x, op)
+
+
+def _is_number(x: object) -> bool:
+    """A number in any clothing: a real, a traced number, or a 0-d array."""
+    return _is_real(x) or isinstance(x, TracedNumber) or _is_scalar_array(x)
 
 
 def _is_scalar_array(x: object) -> bool:
@@ -444,12 +449,6 @@ def _data(x: object, op: str) -> float:
     if _is_scalar_array(x):
         return _data(x.item(), op)  # type: ignore[attr-defined]
     raise TypeError(f"unsupported operand for {op}: Value and {type(x).__name__} {x!r}")
-
-
-def _escape(what: str) -> None:
-    mode = _get_mode()
-    if mode is not True and mode is not False:
-        mode.escape(what, False)
 
 
 def _compare(v: Value, op: str, other: object, outcome: bool) -> bool:
