@@ -1691,3 +1691,20 @@ def test_the_installed_package_list_names_every_subpackage() -> None:
     inits = [p for top in ("autograd", "nn") for p in (root / top).rglob("__init__.py")]
     found = {".".join(p.parent.relative_to(root).parts) for p in inits}
     assert found <= listed, sorted(found - listed)
+
+
+@pytest.mark.parametrize("k", [2.0, -2.0])
+def test_a_where_decided_by_a_parameter_takes_the_branch_eager_takes(k: float) -> None:
+    """m.where on a constant condition picks a or b; with a number on one side and an expression
+    on the other, the compiled rule once took the expression whatever the condition said."""
+    op = autograd.defop(
+        f"param_where_{k:+.0f}",
+        lambda x, *, k: k * x,
+        lambda x, out, m, *, k: m.where(k > 0.0, k, m.exp(k)),
+    )
+    c = autograd.compile(lambda x: op(x, k=k), Value(0.5))
+    x = Value(0.5)
+    c(x)
+    eager = Value(0.5)
+    op(eager, k=k).backward()
+    assert x.grad == eager.grad == (k if k > 0.0 else math.exp(k))

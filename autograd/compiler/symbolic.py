@@ -231,7 +231,8 @@ def _one_path(op: Op, forced: tuple[bool, ...], conds: list[str], operands: list
 def _where(cond: object, a: object, b: object) -> Sym:
     if not isinstance(cond, Cond):
         if type(cond) is bool:  # decided by constants alone
-            return a if cond and isinstance(a, Sym) else b if isinstance(b, Sym) else Sym(_text(a if cond else b), True)
+            chosen = a if cond else b
+            return chosen if isinstance(chosen, Sym) else Sym(_text(chosen), True)
         raise _untranslatable(f"m.where needs a comparison of operands, got {type(cond).__name__}")
     ta, tb = _text(a), _text(b)
     if all(not isinstance(x, Sym) or x.simple for x in (a, b)):  # nothing to evaluate: a plain choice
