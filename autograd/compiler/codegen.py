@@ -28,7 +28,7 @@ from .fusion import fusable
 from .plan import Plan
 from .rolling import Run, _keys, find_runs
 from .symbolic import MATH_GLOBALS, forward_source, local_sources
-from .trace import CONST, DETACH, NODE, render
+from .trace import CONST, DETACH, NODE
 
 __all__ = ["generate"]
 
@@ -231,8 +231,8 @@ class _Writer:
         return lines
 
     def guard_lines(self, i: int) -> list[str]:
-        _, left, op, right, outcome = self.plan.guards[i]
-        cond = f"{render(left, self.plan.expr)} {op} {render(right, self.plan.expr)}"
+        outcome = self.plan.guards[i][4]
+        cond = self.plan.describe_guard(i)
         return [
             f"if {'not ' if outcome else ''}({cond}):  # guard {i}: traced {outcome}",
             f"    raise _GuardFailed({i})",

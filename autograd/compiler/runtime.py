@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..backward import _sweep, topological_order
-from ..modes import _mode
+from ..modes import Observer, _mode
 from ..value import Value, _to_float
 from .codegen import _GuardFailed, generate
 from .errors import CompileBranchError, CompileError
@@ -26,6 +26,13 @@ __all__ = ["Compiled", "compile"]
 _Result = tuple[float, list[tuple[Value, float]]]  # the output, and (Value, gradient) pairs to add
 
 
+def _eager_grads(root: Value, seed: float) -> list[tuple[Value, float]]:
+    """Every node's gradient that `root.backward(seed)` would add, computed without writing any."""
+    found: dict[Value, Any] = dict.fromkeys(topological_order(root), 0.0)
+    _sweep(root, seed, found)
+    return list(found.items())
+
+
 def _updates(pairs: Iterable[tuple[Value, float]]) -> list[tuple[Value, float]]:
     """Each gradient to add, in order, computed before anything is written: a leaf's own (eager's sum
     starts at 0.0: a -0.0 gradient reaches .grad as 0.0); for a node built before the call, every
@@ -35,9 +42,7 @@ def _updates(pairs: Iterable[tuple[Value, float]]) -> list[tuple[Value, float]]:
         if v._a is None:
             out.append((v, 0.0 + g))
         else:
-            found: dict[Value, Any] = dict.fromkeys(topological_order(v), 0.0)
-            _sweep(v, _to_float(0.0 + g, "backward"), found)  # v.backward(g)'s sweep, writing nothing
-            out.extend(found.items())
+            out.extend(_eager_grads(v, _to_float(0.0 + g, "backward")))  # v.backward(g), writing nothing
     return out
 
 
@@ -75,7 +80,7 @@ class Compiled:
     def _floats(self, args: Sequence[Any], where: str) -> list[float]:
         if len(args) != self._plan.nargs:
             raise TypeError(f"{where} takes {self._plan.nargs} positional argument(s) but {len(args)} were given")
-        if isinstance(_mode.get(), _Observer):
+        if isinstance(_mode.get(), Observer):
             raise CompileError(f"{where}: a compiled function cannot run while f is traced; call f itself")
         xs = []
         for i, x in enumerate(args):
@@ -124,8 +129,7 @@ class Compiled:
         nothing. Eager's error wins; then a changed branch; else eager's output and the gradients its
         backward adds, node by node."""
         out = self._f(*[x if isinstance(x, Value) else Value(x) for x in args])
-        found: dict[Value, Any] = dict.fromkeys(topological_order(out), 0.0)
-        _sweep(out, 1.0, found)  # out.backward()'s sweep, storing instead of adding
+        grads = _eager_grads(out, 1.0)  # out.backward()'s sweep, storing instead of adding
         if isinstance(error, _GuardFailed):
             plan = self._plan
             outcome = plan.guards[error.index][4]
@@ -134,7 +138,7 @@ class Compiled:
                 f"`{plan.describe_guard(error.index)}` was {outcome} when traced and is {not outcome} now. "
                 f"Call {self._name} eagerly for such inputs, or compile it again"
             ) from None
-        return out._data, list(found.items())
+        return out._data, grads
 
     def __call__(self, *args: Any) -> float:
         xs = self._floats(args, f"compiled {self._name}")
@@ -206,9 +210,6 @@ class Compiled:
 
     def __repr__(self) -> str:
         return f"<compiled {self._name}: {self._plan.node_count()} ops, {len(self._plan.guards)} guards>"
-
-
-from ..modes import Observer as _Observer  # noqa: E402
 
 
 def compile(f: Callable[..., Any], *example_args: Any) -> Compiled:

@@ -19,7 +19,7 @@ from typing import Any
 from ..backward import topological_order
 from ..modes import Observer, TracedNumber, _mode, foreign_checks, observing
 from ..ops import Op
-from ..value import Value, _to_float
+from ..value import Value, _is_real, _to_float
 from .errors import CompileError, _invariant
 
 __all__ = ["ARG", "CONST", "EXT", "NODE", "Guard", "Trace", "Traced", "render", "trace"]
@@ -204,11 +204,7 @@ class Traced(TracedNumber):
             return other._combine(symbol, fn, self, not reflected)  # this one is a constant to that trace
         if isinstance(other, Traced):
             other_x = other._x
-        elif (
-            type(other) is float
-            or type(other) is int
-            or (isinstance(other, numbers.Real) and not isinstance(other, bool))
-        ):
+        elif _is_real(other):
             other_x = other
         else:
             return NotImplemented
