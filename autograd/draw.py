@@ -135,6 +135,12 @@ def _check_max_nodes(max_nodes: object, where: str) -> int:
     return max_nodes
 
 
+def check_rankdir(rankdir: object, where: str) -> str:
+    if not isinstance(rankdir, str) or rankdir not in RANKDIRS:
+        raise ValueError(f"{where}: rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    return rankdir
+
+
 def check_flag(value: object, name: str, where: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{where}: {name} must be True or False, got {type(value).__name__} {value!r}")
@@ -577,8 +583,7 @@ def make_look(
     constants: object = False,
 ) -> Look:
     """`draw`'s keywords checked (errors name `where` and the keyword) and gathered in a `Look`."""
-    if not isinstance(rankdir, str) or rankdir not in RANKDIRS:
-        raise ValueError(f"{where}: rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    rankdir = check_rankdir(rankdir, where)
     size_text, ratio_text = check_size(size, ratio, where)
     named = check_flag(constants, "constants", where) or model is not None
     return Look(

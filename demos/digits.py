@@ -34,12 +34,17 @@ GRID = (4, 8)  # rows x columns of test images in test_digits.png
 SMOOTH = 10  # the loss plot's running mean: over this many mini-batches
 
 
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    """Mini-batches in one pass over n samples (the last may be short)."""
+    return -(-n // batch_size)
+
+
 def batch_stream(
     X: Sequence[Sequence[float]], y: Sequence[int], batch_size: int, seed: int, start: int, stop: int
 ) -> Iterator[tuple[list[list[float]], list[int]]]:
     """Mini-batches start+1..stop of the run. Epoch e visits the data in the order that
     `datasets.batches` draws from seed + e, so a run resumed at any step sees the same batches."""
-    per_epoch = -(-len(X) // batch_size)
+    per_epoch = batches_per_epoch(len(X), batch_size)
     step = start
     while step < stop:
         epoch, skip = divmod(step, per_epoch)
@@ -68,7 +73,7 @@ def train(
     let a resumed run go on where it stopped.
     """
     opt = Adam(model.parameters(), lr=LR) if opt is None else opt
-    stop = epochs * -(-len(X) // batch_size) if stop is None else stop
+    stop = epochs * batches_per_epoch(len(X), batch_size) if stop is None else stop
     losses: list[float] = []
     for Xb, yb in batch_stream(X, y, batch_size, seed, start, stop):
         loss = nn.cross_entropy_batch([model(x) for x in Xb], yb)
@@ -112,7 +117,7 @@ def train_compiled(
     replays = [autograd.compile(sample_loss(k), *X[0]) for k in range(10)]
     params = model.parameters()
     opt = Adam(params, lr=LR) if opt is None else opt
-    stop = epochs * -(-len(X) // batch_size) if stop is None else stop
+    stop = epochs * batches_per_epoch(len(X), batch_size) if stop is None else stop
     losses: list[float] = []
     for Xb, yb in batch_stream(X, y, batch_size, seed, start, stop):
         opt.zero_grad()
@@ -294,7 +299,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     model = nn.MLP(64, [32, 10], activation="relu", init="he", seed=args.seed)
     print(model)
     print(f"{len(X_train)} training images, {len(X_test)} test images, batch size {args.batch_size}")
-    total = args.epochs * -(-len(X_train) // args.batch_size)
+    per_epoch = batches_per_epoch(len(X_train), args.batch_size)
+    total = args.epochs * per_epoch
     opt = Adam(model.parameters(), lr=LR)
     settings = {"seed": args.seed, "batch_size": args.batch_size, "limit": args.limit}
     run = _common.resume(args, total, settings, model=model, optimizer=opt)
@@ -328,7 +334,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     files.append(_common.save_checkpoint(out, args, settings, run.stop, {"loss": losses}, model=model, optimizer=opt))
     if not args.no_plot:
         ext = args.format
-        per_epoch = -(-len(X_train) // args.batch_size)
         epochs = [(e * per_epoch + 1, f"epoch {e + 1}") for e in range(1, args.epochs) if e * per_epoch < len(losses)]
         curves = {
             f"one mini-batch ({args.batch_size} images)": losses,

@@ -30,6 +30,7 @@ from typing import Any
 
 from autograd import Value
 from autograd._checks import int_at_least, real
+from autograd.draw import check_flag
 from autograd.files import atomic_write_text
 
 Entry = Value | list[Value]
@@ -585,12 +586,6 @@ def _init_weights(nin: int, fan_out: int, init: str, rng: random.Random) -> list
     return [rng.normalvariate(0.0, std) for _ in range(nin)]
 
 
-def _check_bias(bias: object, where: str) -> bool:
-    if not isinstance(bias, bool):
-        raise TypeError(f"{where}: bias must be True or False, got {type(bias).__name__} {bias!r}")
-    return bias
-
-
 class Neuron(Module):
     """One unit: out = activation(w . x + b) = activation(b + w_0 x_0 + ... + w_{nin-1} x_{nin-1}).
 
@@ -621,7 +616,7 @@ class Neuron(Module):
         self.activation = _check_activation(activation, "Neuron")
         self.init = _check_init(init, "Neuron")
         fan_out = _check_size(fan_out, "fan_out", "Neuron")
-        self.bias = _check_bias(bias, "Neuron")
+        self.bias = check_flag(bias, "bias", "Neuron")
         self.w = [Value(x) for x in _init_weights(self.nin, fan_out, self.init, _check_rng(rng, "Neuron"))]
         self.b: Value | None = Value(0.0) if self.bias else None
         self._act = _ACTIVATIONS[self.activation]
@@ -749,7 +744,7 @@ class Layer(Module):
         self.nout = _check_size(nout, "nout", "Layer")
         self.activation = _check_activation(activation, "Layer")
         self.init = _check_init(init, "Layer")
-        self.bias = _check_bias(bias, "Layer")
+        self.bias = check_flag(bias, "bias", "Layer")
         r = _check_rng(rng, "Layer")
         self.neurons = [
             Neuron(self.nin, self.activation, self.init, r, fan_out=self.nout, bias=self.bias) for _ in range(self.nout)
@@ -902,7 +897,7 @@ class MLP(Module):
         self.activation = _check_activation(activation, "MLP")
         self.output_activation = _check_activation("none" if output_activation is None else output_activation, "MLP")
         self.init = _check_init(init, "MLP")
-        self.bias = _check_bias(bias, "MLP")
+        self.bias = check_flag(bias, "bias", "MLP")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"MLP: seed must be an int or None, got {type(seed).__name__} {seed!r}")
         rng = random.Random(seed)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autograd import OPS, FloatMath, Value, no_grad
-from autograd.draw import RANKDIRS, check_flag, check_path, escape_label, fmt, render_svg
+from autograd.draw import check_flag, check_path, check_rankdir, escape_label, fmt, render_svg
 from autograd.explain import num
 from autograd.files import atomic_write_text
 
@@ -377,8 +377,7 @@ def _weight_label(g: graphviz.Digraph, e: NetworkEdge, ends: tuple[tuple[float, 
 
 
 def _check_network_args(where: str, rankdir: object, flags: dict[str, object], max_weights: object) -> None:
-    if not isinstance(rankdir, str) or rankdir not in RANKDIRS:
-        raise ValueError(f"{where}: rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    check_rankdir(rankdir, where)
     for name, flag in flags.items():
         check_flag(flag, name, where)
     if isinstance(max_weights, bool) or not isinstance(max_weights, int) or max_weights < 1:
