@@ -8,7 +8,7 @@ trained on mini-batches from `nn.datasets.batches` (a fresh shuffle each epoch) 
 mean softmax cross-entropy, then scored on the held-out test images. Every sample is a few thousand
 scalar Values, so an epoch takes a while in pure Python; one epoch already passes 90% test accuracy.
 With `--compiled` each sample's loss and backward pass are compiled once (`autograd.compile`) and
-replayed on plain floats: the same training, many times faster.
+run over each mini-batch by `.batch`: the same training, up to rounding, many times faster.
 Besides the loss curve it writes `confusion.csv` (test images counted by true and predicted digit)
 and, with plots, `confusion.png` (that matrix) and `test_digits.png` (32 test images with their
 predicted and true labels: the wrong ones first, framed, then right ones).
@@ -102,9 +102,10 @@ def train_compiled(
     """The same training with each sample's loss and backward pass compiled by `autograd.compile`.
 
     A compiled replay takes the 64 pixels as arguments; the label picks which logit the loss
-    reads, which is graph structure rather than data, so there is one compiled loss per digit.
-    A batch's replays add up per-sample gradients; dividing by the batch size gives the gradient
-    of the mean, as in `train`.
+    reads, which is graph structure rather than data, so there is one compiled loss per digit,
+    and each mini-batch runs `.batch` once per digit over its samples with that label. The
+    per-sample gradients add up; dividing by the batch size gives the gradient of the mean, as in
+    `train` (the same sums in another order: equal up to rounding).
     """
     import autograd  # compile is only needed here
 
@@ -122,8 +123,8 @@ def train_compiled(
     for Xb, yb in batch_stream(X, y, batch_size, seed, start, stop):
         opt.zero_grad()
         total = 0.0
-        for x, t in zip(Xb, yb, strict=True):
-            total += replays[t](*x)
+        for t in sorted(set(yb)):  # one .batch per digit: the samples of the batch with that label
+            total += replays[t].batch([x for x, label in zip(Xb, yb, strict=True) if label == t])
         scale = 1.0 / len(Xb)
         for p in params:
             p.grad *= scale

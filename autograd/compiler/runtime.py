@@ -16,6 +16,7 @@ from typing import Any
 from ..backward import _sweep, topological_order
 from ..modes import Observer, _mode
 from ..value import Value, _to_float
+from . import vector
 from .codegen import _GuardFailed, generate
 from .errors import CompileBranchError, CompileError
 from .plan import Plan
@@ -56,10 +57,22 @@ def _independent(externals: list[Value]) -> bool:
     return len(nodes) == 1 and not any(id(v) in others for v in topological_order(nodes[0]))
 
 
+def _write(grads: Iterable[tuple[Value, float]], where: str) -> None:
+    """Write a batch's gradients, or none when one it would write is not finite (and .grad was)."""
+    grads = list(grads)
+    if not all(-math.inf < g < math.inf for v, g in grads if -math.inf < v._grad < math.inf):
+        raise OverflowError(
+            f"{where}: the gradients summed over the rows are not finite; no gradient was written. "
+            "Call the compiled function row by row to find the row"
+        )
+    for v, g in grads:
+        v._grad = g
+
+
 class Compiled:
     """`f` traced once and compiled to Python; call it like `f`, get the output's value as a float."""
 
-    __slots__ = ("_core", "_ext_ids", "_f", "_leaves", "_name", "_plan", "_source", "_split")
+    __slots__ = ("_core", "_ext_ids", "_f", "_leaves", "_name", "_plan", "_source", "_split", "_vector")
 
     def __init__(self, f: Callable[..., Any], example_args: tuple[Any, ...]) -> None:
         self._f = f
@@ -75,6 +88,7 @@ class Compiled:
         self._leaves = all(v._a is None for v in externals)  # the common case: add into .grad directly
         self._split = _independent(externals)
         self._ext_ids = {id(v) for v in externals}
+        self._vector: vector.Vectorised | None = None  # written at the first vectorised batch
 
     # ---- calling ------------------------------------------------------------------------------------
     def _floats(self, args: Sequence[Any], where: str) -> list[float]:
@@ -163,16 +177,35 @@ class Compiled:
             v._grad += g
         return result
 
-    def batch(self, rows: Iterable[Sequence[Any]]) -> float:
+    def batch(self, rows: Iterable[Sequence[Any]], *, method: str = "auto") -> float:
         """Sum of f over rows of arguments, with gradients: the total `compiled(*row)` row by row
         returns (summed from 0.0, row by row), and each `.grad` what those calls leave, bit for bit
         (the additions are eager's, in the same order). Nothing is written unless every row succeeds
-        and every gradient it would write is finite. Inside no_grad() it writes no gradient."""
+        and every gradient it would write is finite. Inside no_grad() it writes no gradient.
+
+        `method`: "rows" replays row by row; "numpy" runs one vectorised replay over all rows (numpy
+        arrays, the same arithmetic in the same order: the same bits), and runs the rows it cannot vouch
+        for (a guard flips, a value is not finite, an argument is not a float or int) row by row, so
+        errors and eager fallbacks are the row path's; "auto" (the default) takes "numpy" from
+        `vector.THRESHOLD` rows when numpy is installed. Both give the same results: a function that
+        reads by reference a node built before compiling always runs row by row.
+        """
         rows = [tuple(row) for row in rows]
         where = f"compiled {self._name}.batch"
+        if method not in ("auto", "rows", "numpy"):
+            raise ValueError(f"{where}: method must be 'auto', 'rows' or 'numpy', got {method!r}")
+        if method == "numpy" and not vector.HAVE_NUMPY:
+            raise ImportError(f"{where}: method='numpy' needs numpy; install it with pip install 'chainrule[fast]'")
         for i, row in enumerate(rows):
             if len(row) != self._plan.nargs:
                 raise TypeError(f"{where}: row {i} has {len(row)} arguments, f takes {self._plan.nargs}")
+        auto = method == "auto" and vector.HAVE_NUMPY and len(rows) >= vector.THRESHOLD
+        if (method == "numpy" or auto) and rows and self._leaves:
+            self._floats(rows[0], where)  # the first row's errors (or a trace under way) come first, as row by row
+            if self._vector is None:
+                self._vector = vector.Vectorised(self._plan)
+            if self._vector.ok:
+                return self._batch_numpy(rows, where)
         total = 0.0
         grads: dict[Value, float] = {}  # each Value's .grad as the calls so far would have left it
         for row in rows:
@@ -180,16 +213,25 @@ class Compiled:
             total += out
             for v, g in updates:
                 grads[v] = grads.get(v, v._grad) + g
-        if _mode.get() is False:
-            return total
-        if not all(-math.inf < g < math.inf for v, g in grads.items() if -math.inf < v._grad < math.inf):
-            raise OverflowError(
-                f"{where}: the gradients summed over the rows are not finite; no gradient was written. "
-                "Call the compiled function row by row to find the row"
-            )
-        for v, g in grads.items():
-            v._grad = g
+        if _mode.get() is not False:
+            _write(grads.items(), where)
         return total
+
+    def _batch_numpy(self, rows: Sequence[Sequence[Any]], where: str) -> float:
+        """`batch` through the vectorised replay; marked rows through `_run`, in row order."""
+        assert self._vector is not None
+        cols, bad = vector.columns(rows, self._plan.nargs)
+        out, grads = self._vector.run(cols, bad)
+        sums = vector.Sums(self._plan.externals)
+        start = 0
+        for i in vector.marked(bad):
+            sums.add_rows(out, grads, start, i)
+            sums.add_row(*self._run(rows[i], self._floats(rows[i], where)))
+            start = i + 1
+        sums.add_rows(out, grads, start, len(rows))
+        if _mode.get() is not False:
+            _write(sums.items(), where)
+        return sums.total
 
     # ---- looking inside -----------------------------------------------------------------------------
     @property
