@@ -1,5 +1,7 @@
-"""chainrule's benchmark suite: chainrule (eager and compiled), micrograd, PyTorch scalars and plain floats,
-side by side in one process. Run it with `python -m benchmarks` (`--help` for options).
+"""chainrule's benchmark suite: chainrule (eager and compiled) against floors measured in the same run
+(an object-per-node node, a given-order backward sweep, straight-line float code), with micrograd,
+PyTorch scalars and PyTorch vectorised as references, side by side in one process. Run it with
+`python -m benchmarks` (`--help` for options).
 """
 
 from __future__ import annotations

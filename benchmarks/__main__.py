@@ -27,7 +27,8 @@ def _names(value: str, allowed: Sequence[str], what: str) -> list[str]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="chainrule eager and compiled vs micrograd, PyTorch scalars and plain floats, in one process.",
+        description="chainrule eager and compiled against floors measured in the same run, with micrograd"
+        " and PyTorch as references, in one process.",
     )
     size = p.add_mutually_exclusive_group()
     size.add_argument(
@@ -35,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_const",
         const="quick",
         dest="preset",
-        help="smaller workloads, fewer repeats (about a minute)",
+        help="smaller workloads, fewer repeats (a minute or two); targets are judged at full size only",
     )
     size.add_argument(
         "--preset",

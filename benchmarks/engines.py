@@ -17,17 +17,23 @@ from typing import Any
 
 import autograd
 
+from .floors import FloorNode, as_values, eager_order, value_sweep
+
 # Engine keys in table order. "compiled" is chainrule's `autograd.compile` replay; it has no
 # adapter of its own because it replays a function traced with the eager engine.
-ENGINE_KEYS: tuple[str, ...] = ("eager", "compiled", "micrograd", "torch", "plain")
+# "floor" is the object-per-node floor (forward) and the given-order sweep (backward), see
+# `benchmarks.floors`; "torchvec" is PyTorch's vectorised moons step, a reference column of its own.
+ENGINE_KEYS: tuple[str, ...] = ("eager", "compiled", "floor", "micrograd", "torch", "torchvec", "plain")
 # Stack frames the benchmark itself has below an engine's backward call, on top of the graph's depth.
 RECURSION_MARGIN = 200
 
 ENGINE_TITLES: dict[str, str] = {
     "eager": "chainrule eager",
     "compiled": "chainrule compiled",
+    "floor": "floors",
     "micrograd": "micrograd",
     "torch": "PyTorch scalars",
+    "torchvec": "PyTorch vectorised",
     "plain": "plain floats",
 }
 
@@ -67,6 +73,10 @@ class Engine:
 
     def backward(self, root: Any) -> None:
         raise NotImplementedError
+
+    def prepare_backward(self, root: Any) -> Callable[[], None]:
+        """What the backward timing runs; an engine can do untimed work here (the floor's ordering)."""
+        return lambda: self.backward(root)
 
     def grad(self, v: Any) -> float:
         raise NotImplementedError
@@ -200,6 +210,35 @@ class TorchEngine(Engine):
                 p.sub_(lr * p.grad)
 
 
+class FloorEngine(Engine):
+    """The floors: `FloorNode` for the forward pass; for the backward pass the given-order
+    `value_sweep` over the same graph rebuilt as chainrule's nodes (untimed)."""
+
+    key = "floor"
+
+    def __init__(self) -> None:
+        self._twins: dict[int, Any] = {}
+        self.version = sys.version.split()[0]
+        self.act = FloorNode.tanh
+        self.relu = FloorNode.relu
+
+    def leaf(self, x: float) -> Any:
+        return FloorNode(float(x))
+
+    def backward(self, root: Any) -> None:
+        self.prepare_backward(root)()
+
+    def prepare_backward(self, root: Any) -> Callable[[], None]:
+        # Untimed: the graph is rebuilt as chainrule's own nodes and the sweep is handed eager's order.
+        values, self._twins = as_values(root)
+        order = eager_order(values)
+        return lambda: value_sweep(order)
+
+    def grad(self, v: Any) -> float:
+        """The gradient the last sweep left for the `FloorNode` leaf `v` (on its chainrule twin)."""
+        return float(self._twins[id(v)]._grad)
+
+
 def _plain_relu(x: float) -> float:
     return x if x > 0.0 else 0.0  # noqa: FURB136 -- a conditional is what a hand-written float model uses; max() is slower
 
@@ -234,6 +273,7 @@ def make_engines(keys: Sequence[str]) -> dict[str, Engine]:
     """Adapters for the adapter-backed engines among `keys` (all of them, available or not)."""
     factories: dict[str, Callable[[], Engine]] = {
         "eager": EagerEngine,
+        "floor": FloorEngine,
         "micrograd": MicrogradEngine,
         "torch": TorchEngine,
         "plain": PlainEngine,

@@ -1,4 +1,4 @@
-"""Turn `Results` into a table (plain text or markdown) with ratios to micrograd and the targets, and save them."""
+"""Turn `Results` into a table (plain text or markdown) with the ratios to the floors, the targets, and save them."""
 
 from __future__ import annotations
 
@@ -13,18 +13,23 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .compile_time import BASELINE
+from .load import RULE, describe
 from .suite import Cell, Config, Results
 
 
 @dataclass(frozen=True)
 class Target:
-    """A goal for one engine's figure: `ratio_max` (x micrograd), `abs_max` or `abs_min`."""
+    """A goal for one engine's figure in a row: at most (`max`) or at least (`min`) `threshold`.
+
+    The ratio targets are rows of their own (unit x): a ratio to a floor measured in the same run.
+    """
 
     engine: str
-    kind: str
+    kind: str  # "max" or "min"
     threshold: float
     text: str
-    full_only: bool = False  # a size-dependent goal: judged only on the full configuration
+    full_only: bool = True  # set for the full sizes: judged only on the full configuration
 
 
 @dataclass(frozen=True)
@@ -32,75 +37,127 @@ class Row:
     key: str
     section: str
     label: str
-    unit: str  # ns, ms, s, B, ops, x
-    ratio: bool = True  # show the ratio to micrograd
+    unit: str  # ns, ms, s, B, ops, x, %
+    ratio: bool = True  # show the ratio to micrograd (for reference)
     targets: tuple[Target, ...] = ()
+
+
+def _graph_rows(key: str, section: str) -> list[Row]:
+    return [
+        Row(f"{key}.forward", section, "forward, ns/op", "ns"),
+        Row(f"{key}.forward_gc", section, "forward: share spent in cyclic gc, %", "%", ratio=False),
+        Row(f"{key}.backward", section, "backward, ns/node", "ns"),
+        Row(f"{key}.backward_gc", section, "backward: share spent in cyclic gc, %", "%", ratio=False),
+        Row(f"{key}.fb", section, "forward + backward, ns/op", "ns"),
+        Row(
+            f"{key}.vs_floor_forward",
+            section,
+            "eager forward / object-per-node floor",
+            "x",
+            ratio=False,
+            targets=(Target("eager", "max", 1.10, "<= 1.10x"),),
+        ),
+        Row(
+            f"{key}.vs_floor_backward",
+            section,
+            "eager backward / given-order sweep floor",
+            "x",
+            ratio=False,
+            targets=(Target("eager", "max", 1.6, "<= 1.6x"),),
+        ),
+        Row(
+            f"{key}.vs_plain",
+            section,
+            "compiled f+b / plain-float forward",
+            "x",
+            ratio=False,
+            targets=(Target("compiled", "max", 3.0, "<= 3x"),),
+        ),
+        Row(f"{key}.compile_s", section, "trace + compile, s (once)", "s", ratio=False),
+        Row(f"{key}.forward_nogc", section, "forward, ns/op, gc disabled (reference only)", "ns"),
+        Row(f"{key}.backward_nogc", section, "backward, ns/node, gc disabled (reference only)", "ns"),
+    ]
 
 
 def rows(cfg: Config) -> list[Row]:
     """The table's rows, in order, for the sizes in `cfg`."""
     chain = f"Deep chain, {cfg.chain_ops:,} ops of x = tanh(x*w + b)"
     wide = f"Wide graph, {cfg.wide_chains:,} chains x {cfg.wide_ops:,} ops, joined by a sum"
-    # The graph targets are set for the full sizes: smaller graphs change the ratios (micrograd's collector
-    # walks less of a small graph; short generated code runs faster), so a quick run judges nothing there.
-    fwd_t = (Target("eager", "ratio_max", 0.15, "eager <= 0.15x micrograd", full_only=True),)
-    bwd_t = (Target("eager", "ratio_max", 0.7, "eager <= 0.7x micrograd", full_only=True),)
-    plain_t = (Target("compiled", "abs_max", 4.0, "compiled <= 4x", full_only=True),)
     moons = f"Moons: MLP(2, [16, 16, 1]), hinge + 1e-4 L2, {cfg.moons_points} points, full batch"
     xor = "XOR: MLP(2, [4, 1]), squared error, 4 points, full batch"
-    out: list[Row] = []
-    for key, section in (("chain", chain), ("wide", wide)):
-        out += [
-            Row(f"{key}.forward", section, "forward, ns/op", "ns", targets=fwd_t),
-            Row(f"{key}.forward_gc", section, "forward: share spent in cyclic gc, %", "%", ratio=False),
-            Row(f"{key}.backward", section, "backward, ns/node", "ns", targets=bwd_t),
-            Row(f"{key}.backward_gc", section, "backward: share spent in cyclic gc, %", "%", ratio=False),
-            Row(f"{key}.fb", section, "forward + backward, ns/op", "ns"),
-            Row(f"{key}.vs_plain", section, "compiled f+b / plain-float forward", "x", ratio=False, targets=plain_t),
-            Row(f"{key}.compile_s", section, "trace + compile, s (once)", "s", ratio=False),
-            Row(f"{key}.forward_nogc", section, "forward, ns/op, gc disabled (reference only)", "ns"),
-            Row(f"{key}.backward_nogc", section, "backward, ns/node, gc disabled (reference only)", "ns"),
-        ]
     depth = "Deepest chain backpropagated at the default recursion limit"
+    steps = cfg.compile_ops // 3
+    compile_ = f"Compile time: {steps * 3:,} non-repeating ops (x = tanh(x*c + d), distinct c, d), fresh process"
+    batch = f".batch of {cfg.batch_rows:,} moons rows (one point's hinge loss per row)"
     probes = ", ".join(f"{d:,}" for d in cfg.depths)
+    base = BASELINE
     return [
-        *out,
+        *_graph_rows("chain", chain),
+        *_graph_rows("wide", wide),
         Row(
             "memory.bytes",
             f"Memory, {cfg.memory_ops:,}-op chain alive",
             "bytes retained per node",
             "B",
-            targets=(Target("eager", "abs_max", 150, "eager <= 150"),),
+            targets=(Target("eager", "max", 150, "<= 150", full_only=False),),
         ),
         Row(
             "depth.max",
             depth,
             f"deepest chain, ops (probes {probes})",
             "ops",
-            targets=(Target("eager", "abs_min", 1_000_000, "eager 1,000,000", full_only=True),),
+            targets=(Target("eager", "min", 1_000_000, "1,000,000"),),
         ),
         Row("depth.time", depth, "forward + backward at that depth, s", "s", ratio=False),
-        Row(
-            "moons.step",
-            moons,
-            "training step (forward, zero_grad, backward, SGD), ms",
-            "ms",
-            targets=(
-                Target("eager", "ratio_max", 1 / 8, "eager >= 8x faster"),
-                Target("compiled", "ratio_max", 1 / 100, "compiled >= 100x faster"),
-            ),
-        ),
+        Row("moons.step", moons, "training step (forward, zero_grad, backward, SGD), ms", "ms"),
         Row("moons.step_gc", moons, "training step: share spent in cyclic gc, %", "%", ratio=False),
         Row("moons.forward", moons, "loss forward only, ms", "ms"),
-        Row("moons.vs_plain", moons, "compiled f+b / plain-float forward", "x", ratio=False, targets=plain_t),
+        Row("moons.forward_loops", moons, "loss forward, list-and-loop float model (reference), ms", "ms"),
+        Row("moons.step_batch", moons, "compiled step, one point's loss over the points by .batch, ms", "ms"),
+        Row(
+            "moons.vs_torchvec_batch",
+            moons,
+            "compiled step (.batch, as demos.moons --compiled) / PyTorch vectorised step",
+            "x",
+            ratio=False,
+            targets=(Target("compiled", "max", 5.0, "<= 5x"),),
+        ),
+        Row(
+            "moons.vs_torchvec",
+            moons,
+            "compiled step (whole-loss replay) / PyTorch vectorised step (reference)",
+            "x",
+            ratio=False,
+        ),
+        Row("moons.vs_plain", moons, "compiled f+b / straight-line float forward (reference)", "x", ratio=False),
         Row(
             "xor.total",
             xor,
             f"{cfg.xor_steps:,} training steps from scratch, s",
             "s",
-            targets=(Target("eager", "abs_max", 0.1, "eager <= 0.1 s", full_only=True),),
+            targets=(Target("eager", "max", 0.1, "<= 0.1 s"),),
         ),
         Row("xor.gc", xor, "share spent in cyclic gc, %", "%", ratio=False),
+        Row("compile.baseline_s", compile_, f"trace + compile at {base} (today's), s", "s", ratio=False),
+        Row("compile.this_s", compile_, "trace + compile, this tree, s", "s", ratio=False),
+        Row(
+            "compile.ratio",
+            compile_,
+            f"this tree / {base}",
+            "x",
+            ratio=False,
+            targets=(Target("compiled", "max", 0.5, "<= 0.5"),),
+        ),
+        Row("batch.rows", batch, "method='rows' (today's row-by-row path), ms", "ms", ratio=False),
+        Row("batch.numpy", batch, "method='numpy' (vectorised), ms", "ms", ratio=False),
+        Row(
+            "batch.ratio",
+            batch,
+            "numpy / rows",
+            "x",
+            ratio=False,
+            targets=(Target("compiled", "max", 0.2, "<= 0.2"),),
+        ),
     ]
 
 
@@ -127,20 +184,20 @@ def _ratio(row: Row, cells: dict[str, Cell], engine: str) -> float | None:
     return mine.value / base.value
 
 
-def _status(target: Target, row: Row, cells: dict[str, Cell], cfg: Config) -> str:
+def _status(target: Target, cells: dict[str, Cell], cfg: Config, loaded: bool = False) -> str:
+    """met / MISSED (with " (loaded)" when the run was loaded), or n/a with the reason."""
     cell = cells.get(target.engine)
     if cell is None or cell.value is None:
         return "n/a"
     if target.full_only and cfg.name != "full":
         return "n/a (not full size)"
-    if target.kind == "ratio_max":
-        r = _ratio(row, cells, target.engine)
-        if r is None:
-            return "n/a"
-        return "met" if r <= target.threshold else "MISSED"
-    if target.kind == "abs_max":
-        return "met" if cell.value <= target.threshold else "MISSED"
-    return "met" if cell.value >= target.threshold else "MISSED"
+    ok = cell.value <= target.threshold if target.kind == "max" else cell.value >= target.threshold
+    return ("met" if ok else "MISSED") + (" (loaded)" if loaded else "")
+
+
+def _spread(cell: Cell) -> tuple[float, float] | None:
+    """min and max over the repeats, when there are several."""
+    return (min(cell.samples), max(cell.samples)) if len(cell.samples) > 1 else None
 
 
 class _Notes:
@@ -181,12 +238,16 @@ def table(results: Results) -> tuple[list[str], list[list[str]], list[str]]:
                 line.append("-" if cell is None else "n/a" + notes.ref(cell.note))
             else:
                 text = _num(cell.value, row.unit)
-                r = _ratio(row, cells, k) if row.ratio and k != "micrograd" else None
+                r = _ratio(row, cells, k) if row.ratio and k not in ("micrograd", "floor") else None
                 if r is not None:
                     text += f" ({r:.2f}x)" if r >= 0.01 else f" ({r:.4f}x)"
+                spread = _spread(cell) if row.unit == "x" else None
+                if spread is not None:
+                    text += f" (range {spread[0]:.2f}-{spread[1]:.2f})"
                 line.append(text + notes.ref(cell.note))
+        loaded = bool(results.load.get("loaded"))
         line.append("; ".join(t.text for t in row.targets))
-        line.append("; ".join(f"{t.engine}: {_status(t, row, cells, results.config)}" for t in row.targets))
+        line.append("; ".join(f"{t.engine}: {_status(t, cells, results.config, loaded)}" for t in row.targets))
         body.append(line)
     return header, body, notes.items
 
@@ -200,12 +261,19 @@ def text_table(results: Results) -> str:
             c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, width, strict=True))
         ).rstrip()
 
-    out = [fmt(header), fmt(["-" * w for w in width])]
+    out = [describe(results.load), "", fmt(header), fmt(["-" * w for w in width])]
     for r in body:
         out.append(f"\n{r[0]}" if len(r) == 1 else fmt(r))
     out.append("")
     out.extend(f"[{i}] {n}" for i, n in enumerate(notes, 1))
     return "\n".join(out)
+
+
+READING = (
+    "Targets are judged on the ratio rows (x), against floors measured in the same run; a ratio row's"
+    " range is its minimum and maximum over the repeats. Ratios in parentheses elsewhere are to micrograd,"
+    " for reference only (lower is better, except the deepest chain)."
+)
 
 
 def _md_escape(s: str) -> str:
@@ -214,14 +282,16 @@ def _md_escape(s: str) -> str:
 
 def markdown_table(results: Results) -> str:
     header, body, notes = table(results)
-    out = ["| " + " | ".join(map(_md_escape, header)) + " |", "|" + "---|" + "---:|" * (len(header) - 3) + "---|---|"]
+    out = [f"**{_md_escape(describe(results.load))}**", ""]
+    out += ["| " + " | ".join(map(_md_escape, header)) + " |", "|" + "---|" + "---:|" * (len(header) - 3) + "---|---|"]
     for r in body:
         if len(r) == 1:
             out.append(f"| **{_md_escape(r[0])}** |" + " |" * (len(header) - 1))
         else:
             out.append("| " + " | ".join(map(_md_escape, r)) + " |")
     out.append("")
-    out.append("Ratios in parentheses are to micrograd in the same run (lower is better, except the deepest chain).")
+    out.append(READING)
+    out.append("")
     out.extend(f"[{i}] {_md_escape(n)}  " for i, n in enumerate(notes, 1))
     return "\n".join(out)
 
@@ -263,7 +333,9 @@ def to_json(results: Results, machine: dict[str, Any], date: str, extra_notes: S
                     "measure": row.key,
                     "engine": t.engine,
                     "target": t.text,
-                    "status": _status(t, row, cells, results.config),
+                    "status": _status(t, cells, results.config, bool(results.load.get("loaded"))),
+                    "value": cells[t.engine].value if t.engine in cells else None,
+                    "spread": _spread(cells[t.engine]) if t.engine in cells else None,
                 }
             )
     return {
@@ -279,11 +351,14 @@ def to_json(results: Results, machine: dict[str, Any], date: str, extra_notes: S
                     "note": c.note,
                     "samples": c.samples,
                     "ratio_to_micrograd": _ratio(Row(key, "", "", ""), cells, engine),
+                    "spread": _spread(c),
                 }
                 for engine, c in cells.items()
             }
             for key, cells in results.cells.items()
         },
+        "loaded": bool(results.load.get("loaded")),
+        "load": results.load,
         "targets": status,
         "notes": [*results.notes, *extra_notes],
         "table": {"header": header, "rows": body, "footnotes": footnotes},
@@ -300,6 +375,8 @@ def to_markdown(results: Results, machine: dict[str, Any], date: str, extra_note
         f"- machine: {machine['cpu_model']}, {machine['cpu_count']} CPUs, {machine['platform']}",
         f"- Python: {machine['python']}",
         f"- load average at the end (1, 5, 15 min): {load if load is not None else 'unknown'}",
+        f"- {describe(results.load)}",
+        f"- load rule: {RULE}",
         (
             f"- configuration: {cfg.name}, median of {cfg.repeats} repeats, garbage collector enabled"
             f" (run took {results.seconds:.0f} s)"

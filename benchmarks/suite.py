@@ -6,6 +6,11 @@ one repeat's garbage is not billed to the next, and the share of each timing spe
 collector is recorded. The import-time heap (torch's alone is ~150,000 objects) is frozen with
 `gc.freeze()`, so no engine pays for walking another engine's modules. Figures with the collector
 disabled are reported separately, for reference.
+
+The targets are ratios to floors timed in the same run (`benchmarks.floors`): where a ratio's two
+sides can be timed in turns, repeat by repeat, they are, and the ratio's samples are the repeats'
+ratios. The load average is read at the start, before each workload and at the end
+(`benchmarks.load`), and a run on a busy machine is marked LOADED.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import functools
 import gc
 import os
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -25,15 +31,20 @@ from typing import Any
 
 import autograd
 
-from . import models
+from . import compile_time, floors, models
 from .engines import ENGINE_KEYS, ENGINE_TITLES, RECURSION_MARGIN, Engine, compile_function, make_engines
+from .load import RULE, LoadWatch
 
-WORKLOADS: tuple[str, ...] = ("chain", "wide", "memory", "depth", "moons", "xor")
+WORKLOADS: tuple[str, ...] = ("chain", "wide", "memory", "depth", "moons", "xor", "compile", "batch")
 
 # The chain's constants: x stays in (0, 1) for tanh and relu alike, so no engine hits a kink or overflow.
 X0, W, B = 0.3, 0.5, 0.1
 LR = 0.05
 MOONS_LAYERS = (16, 16, 1)
+FLOOR_NOTES = {"floor": "object-per-node floor: 9-slot node, op computed in the dunder"}
+BACKWARD_NOTES = {
+    "floor": "given-order sweep over the same graph as chainrule nodes: order handed to it, computed before timing"
+}
 XOR_LAYERS = (4, 1)
 
 
@@ -50,6 +61,9 @@ class Config:
     moons_points: int
     xor_steps: int
     repeats: int  # timed repeats per measurement (the median is reported)
+    compile_ops: int = 100_000  # ops of the non-repeating chain whose compile time is measured
+    batch_rows: int = 1000  # moons rows handed to one `.batch` call
+    min_sample_s: float = 0.05  # a sample of a fast call averages as many calls as fill this time
 
     def with_repeats(self, repeats: int) -> Config:
         return Config(**{**asdict(self), "repeats": repeats})
@@ -57,8 +71,8 @@ class Config:
 
 PRESETS: dict[str, Config] = {
     "full": Config("full", 100_000, 1000, 100, 100_000, (10**3, 10**4, 10**5, 10**6), 100, 1000, 5),
-    "quick": Config("quick", 20_000, 200, 100, 20_000, (10**3, 10**4), 100, 1000, 3),
-    "tiny": Config("tiny", 300, 10, 30, 300, (10, 100), 8, 5, 1),
+    "quick": Config("quick", 20_000, 200, 100, 20_000, (10**3, 10**4), 100, 1000, 3, 20_000, 1000, 0.02),
+    "tiny": Config("tiny", 300, 10, 30, 300, (10, 100), 8, 5, 1, 300, 20, 0.0),
 }
 
 
@@ -78,6 +92,7 @@ class Results:
     cells: dict[str, dict[str, Cell]]  # measure key -> engine key -> Cell
     notes: list[str]
     seconds: float = 0.0
+    load: dict[str, Any] = field(default_factory=dict)  # LoadWatch.summary(): readings and the LOADED verdict
 
 
 def build_chain(x: Any, w: Any, b: Any, n_ops: int, act: Callable[[Any], Any]) -> Any:
@@ -115,6 +130,32 @@ def count_graph(root: autograd.Value) -> tuple[int, int]:
 
 def _median(samples: Sequence[float]) -> float:
     return statistics.median(samples)
+
+
+def ratio_cell(num: Sequence[float], den: Sequence[float], paired: bool, note: str = "") -> Cell:
+    """`num / den` as a Cell of ratios, with the spread over the repeats in `samples`.
+
+    Paired (the two were timed in turns, repeat by repeat): the median of the repeat-by-repeat ratios,
+    and those ratios as samples. Unpaired: the ratio of the medians, and as samples the extremes
+    min(num)/max(den) and max(num)/min(den).
+    """
+    if not num or not den or min(den) <= 0:
+        return Cell(None, note or "no figures to divide")
+    if paired:
+        ratios = [a / b for a, b in zip(num, den, strict=True)]
+        return Cell(_median(ratios), note, ratios)
+    return Cell(_median(num) / _median(den), note, [min(num) / max(den), max(num) / min(den)])
+
+
+@dataclass
+class _GraphRuns:
+    """One engine's timings (seconds) on one graph shape, repeat by repeat."""
+
+    fwd: list[float] = field(default_factory=list)
+    bwd: list[float] = field(default_factory=list)
+    fwd_gc: list[float] = field(default_factory=list)
+    bwd_gc: list[float] = field(default_factory=list)
+    bwd_note: str = ""
 
 
 @contextlib.contextmanager
@@ -167,6 +208,7 @@ class Runner:
         engine_keys: Sequence[str] = ENGINE_KEYS,
         log: Callable[[str], None] | None = None,
         gc_freeze: bool = True,
+        load_watch: LoadWatch | None = None,
     ) -> None:
         self.cfg = config
         self.gc_freeze = gc_freeze
@@ -176,8 +218,13 @@ class Runner:
         self.compile_reason = "not selected"
         if "compiled" in self.keys:
             self.compile, self.compile_reason = compile_function()
+        # the vectorised PyTorch column needs torch, whether or not the scalar PyTorch column is shown
+        self.torch_probe: Engine | None = None
+        if "torchvec" in self.keys:
+            self.torch_probe = self.engines.get("torch") or make_engines(["torch"])["torch"]
         self.cells: dict[str, dict[str, Cell]] = {}
         self.notes: list[str] = []
+        self.load = load_watch or LoadWatch()
         self.log = log or (lambda msg: None)
         self.gc_clock = _GcClock()
         models.chainrule_nn()  # import nn now, so it is part of the frozen import-time heap
@@ -208,6 +255,9 @@ class Runner:
                     "reason": "" if ok else self.compile_reason,
                     "version": self.engines["eager"].version if "eager" in self.engines else "",
                 }
+            elif key == "torchvec" and self.torch_probe is not None:
+                t = self.torch_probe
+                info[key] = {"available": t.available, "reason": t.reason, "version": t.version}
             else:
                 e = self.engines[key]
                 info[key] = {"available": e.available, "reason": e.reason, "version": e.version}
@@ -217,6 +267,7 @@ class Runner:
     # ---- the run -------------------------------------------------------------------------------
     def run(self, workloads: Sequence[str] = WORKLOADS) -> Results:
         start = time.perf_counter()
+        self.load.read("start")
         self.notes.append("chain activation: tanh, except micrograd: relu (micrograd has no tanh)")
         self.notes.append(f"recursion limit during the depth probe: {sys.getrecursionlimit()}")
         if self.gc_freeze:
@@ -235,56 +286,86 @@ class Runner:
             with self.gc_clock.installed():
                 for name in WORKLOADS:
                     if name in workloads:
+                        self.load.read(name)
                         self.log(f"[{name}]")
                         getattr(self, f"_{name}")()
                         gc.collect()
         finally:
             if self.gc_freeze:
                 gc.unfreeze()
-        return Results(self.cfg, self.engine_info(), self.cells, self.notes, time.perf_counter() - start)
+        self.load.read("end")
+        if self.load.loaded:
+            self.notes.append("the machine was LOADED during this run: " + RULE)
+        seconds = time.perf_counter() - start
+        return Results(self.cfg, self.engine_info(), self.cells, self.notes, seconds, self.load.summary())
 
     def _graph(self, prefix: str, make: Callable[[Engine], tuple[Callable[[], Any], list[Any]]], depth: int) -> None:
-        """Forward, backward and compiled replay of one graph shape on every engine."""
+        """Forward, backward and compiled replay of one graph shape on every engine.
+
+        The engines take turns repeat by repeat (eager, floor, micrograd, ... then again), so a ratio
+        of two engines can be taken repeat by repeat and a passing disturbance hits them all alike.
+        """
         reps = self.cfg.repeats
         eager_probe = make(self.engines.get("eager") or make_engines(["eager"])["eager"])[0]()
         nodes, ops = count_graph(eager_probe)
         del eager_probe
         self.notes.append(f"{prefix}: {nodes:,} nodes, {ops:,} ops (counted with autograd.topological_order)")
-        plain_forward: float | None = None
-        for e in self.active("eager", "micrograd", "torch", "plain"):
-            self.log(f"  {e.key}")
-            for no_gc, suffix in ((False, ""), (True, "_nogc")):
-                fwd: list[float] = []
-                bwd: list[float] = []
-                fwd_gc: list[float] = []
-                bwd_gc: list[float] = []
-                bwd_note = ""
-                for _ in range(reps):
-                    build, _leaves = make(e)
-                    gc.collect()
-                    with _gc_disabled() if no_gc else contextlib.nullcontext():
-                        g0, t0 = self.gc_clock.total, time.perf_counter()
-                        root = build()
-                        fwd.append(time.perf_counter() - t0)
-                        fwd_gc.append(_share(self.gc_clock.total - g0, fwd[-1]))
-                        if e.has_backward:
-                            with e.deep_recursion(depth) as ok:
-                                if ok:
-                                    g0, t0 = self.gc_clock.total, time.perf_counter()
-                                    e.backward(root)
-                                    bwd.append(time.perf_counter() - t0)
-                                    bwd_gc.append(_share(self.gc_clock.total - g0, bwd[-1]))
-                                else:
-                                    bwd_note = "needs recursion deeper than is safe on this Python"
-                    del root, build, _leaves
-                self._store_graph(prefix, suffix, e, fwd, bwd, bwd_note, ops, nodes, depth)
+        engines = list(self.active("eager", "floor", "micrograd", "torch", "plain"))
+        self.log("  " + ", ".join(e.key for e in engines))
+        plain: list[float] = []  # the plain-float forward, ns/op, gc enabled
+        for e in engines:  # warm-up, untimed: the first graphs of a process run slower (fresh memory)
+            self._graph_repeat(e, make, depth, False, _GraphRuns())
+        for no_gc, suffix in ((False, ""), (True, "_nogc")):
+            runs = {e.key: _GraphRuns() for e in engines}
+            for _ in range(reps):
+                for e in engines:
+                    self._graph_repeat(e, make, depth, no_gc, runs[e.key])
+            for e in engines:
+                r = runs[e.key]
+                self._store_graph(prefix, suffix, e, r.fwd, r.bwd, r.bwd_note, ops, nodes, depth)
                 if not suffix:
-                    self.put(f"{prefix}.forward_gc", e.key, Cell(_median(fwd_gc), "", fwd_gc))
-                    if bwd_gc:
-                        self.put(f"{prefix}.backward_gc", e.key, Cell(_median(bwd_gc), "", bwd_gc))
-            if e.key == "plain":
-                plain_forward = self.cells[f"{prefix}.forward"]["plain"].value
-        self._compiled_graph(prefix, make, ops, plain_forward)
+                    self.put(f"{prefix}.forward_gc", e.key, Cell(_median(r.fwd_gc), "", r.fwd_gc))
+                    if r.bwd_gc:
+                        self.put(f"{prefix}.backward_gc", e.key, Cell(_median(r.bwd_gc), "", r.bwd_gc))
+            if not suffix and "plain" in runs:
+                plain = [t / ops * 1e9 for t in runs["plain"].fwd]
+            if not suffix and "eager" in runs and "floor" in runs:
+                eager, floor = runs["eager"], runs["floor"]
+                self.put(f"{prefix}.vs_floor_forward", "eager", ratio_cell(eager.fwd, floor.fwd, paired=True))
+                if eager.bwd and floor.bwd:
+                    self.put(f"{prefix}.vs_floor_backward", "eager", ratio_cell(eager.bwd, floor.bwd, paired=True))
+        self._compiled_graph(prefix, make, ops, plain)
+
+    def _graph_repeat(
+        self,
+        e: Engine,
+        make: Callable[[Engine], tuple[Callable[[], Any], list[Any]]],
+        depth: int,
+        no_gc: bool,
+        runs: _GraphRuns,
+    ) -> None:
+        """Build the graph on `e` once and run its backward pass, appending the timings to `runs`."""
+        build, _leaves = make(e)
+        gc.collect()
+        with _gc_disabled() if no_gc else contextlib.nullcontext():
+            g0, t0 = self.gc_clock.total, time.perf_counter()
+            if not e.has_backward:  # no graph to keep: average over enough calls to steady the figure
+                runs.fwd.append(_per_call(build, self.cfg.min_sample_s))
+                runs.fwd_gc.append(_share(self.gc_clock.total - g0, time.perf_counter() - t0))
+                return
+            root = build()
+            runs.fwd.append(time.perf_counter() - t0)
+            runs.fwd_gc.append(_share(self.gc_clock.total - g0, runs.fwd[-1]))
+            with e.deep_recursion(depth) as ok:
+                if ok:
+                    backward = e.prepare_backward(root)
+                    g0, t0 = self.gc_clock.total, time.perf_counter()
+                    backward()
+                    runs.bwd.append(time.perf_counter() - t0)
+                    runs.bwd_gc.append(_share(self.gc_clock.total - g0, runs.bwd[-1]))
+                else:
+                    runs.bwd_note = "needs recursion deeper than is safe on this Python"
+            del root, build, _leaves
 
     def _store_graph(
         self,
@@ -300,7 +381,7 @@ class Runner:
     ) -> None:
         fwd_ns = [t / ops * 1e9 for t in fwd]
         act = "" if e.activation == "tanh" else f"{e.activation} in place of tanh"
-        self.put(f"{prefix}.forward{suffix}", e.key, Cell(_median(fwd_ns), act, fwd_ns))
+        self.put(f"{prefix}.forward{suffix}", e.key, Cell(_median(fwd_ns), act or FLOOR_NOTES.get(e.key, ""), fwd_ns))
         if not e.has_backward:
             self.put(f"{prefix}.backward{suffix}", e.key, Cell(None, "no autodiff"))
             if not suffix:
@@ -309,7 +390,7 @@ class Runner:
         if not bwd:
             self.put(f"{prefix}.backward{suffix}", e.key, Cell(None, bwd_note))
             return
-        note = act
+        note = act or BACKWARD_NOTES.get(e.key, "")
         if e.key == "micrograd" and depth + RECURSION_MARGIN > sys.getrecursionlimit():
             note = "; ".join(filter(None, [act, "recursion limit raised for its recursive sort"]))
         bwd_ns = [t / nodes * 1e9 for t in bwd]
@@ -323,9 +404,9 @@ class Runner:
         prefix: str,
         make: Callable[[Engine], tuple[Callable[[], Any], list[Any]]],
         ops: int,
-        plain_forward: float | None,
+        plain_forward: Sequence[float],
     ) -> None:
-        """`autograd.compile` the eager builder, check it against eager, time the replay."""
+        """`autograd.compile` the eager builder, check it against eager, time the replay (ns/op)."""
         if "compiled" not in self.keys or "eager" not in self.engines:
             return
         if self.compile is None:
@@ -357,13 +438,11 @@ class Runner:
         samples = []
         for _ in range(self.cfg.repeats):
             gc.collect()
-            t0 = time.perf_counter()
-            compiled()
-            samples.append((time.perf_counter() - t0) / ops * 1e9)
+            samples.append(_per_call(compiled, self.cfg.min_sample_s) / ops * 1e9)
         cell = Cell(_median(samples), note, samples)
         self.put(f"{prefix}.fb", "compiled", cell)
         if plain_forward:
-            self.put(f"{prefix}.vs_plain", "compiled", Cell(cell.value / plain_forward, note))  # type: ignore[operator]
+            self.put(f"{prefix}.vs_plain", "compiled", ratio_cell(samples, plain_forward, paired=False, note=note))
 
     # ---- workloads -------------------------------------------------------------------------------
     def _chain(self) -> None:
@@ -380,7 +459,7 @@ class Runner:
         probe = chain_graph(self.engines.get("eager") or make_engines(["eager"])["eager"], n)[0]()
         nodes, _ = count_graph(probe)
         del probe
-        for e in self.active("eager", "micrograd", "torch", backward=True):
+        for e in self.active("eager", "floor", "micrograd", "torch", backward=True):
             self.log(f"  {e.key}")
             if e.key == "torch":
                 self.put("memory.bytes", e.key, _rss_per_node(functools.partial(chain_graph, e, n), nodes))
@@ -432,8 +511,9 @@ class Runner:
             self.put("depth.max", e.key, Cell(float(deepest), note, [float(deepest)]))
             split = f"forward {at[0]:.3g} s + backward {at[1]:.3g} s"
             self.put("depth.time", e.key, Cell(sum(at), split, [sum(at)]))
-        if "compiled" in self.keys:
-            self.put("depth.max", "compiled", Cell(None, "not probed"))
+        for key in ("compiled", "floor"):
+            if key in self.keys:
+                self.put("depth.max", key, Cell(None, "not probed"))
         if "plain" in self.keys:
             self.put("depth.max", "plain", Cell(None, "no autodiff"))
 
@@ -442,26 +522,22 @@ class Runner:
         xs, ys, data_note = models.load_moons(self.cfg.moons_points)
         self.notes.append(f"moons: {data_note}")
         reps = self.cfg.repeats
-        plain_forward: float | None = None
-        for e in self.active("eager", "micrograd", "torch", "plain"):
+        for e in self.active("eager", "micrograd", "torch"):
             self.log(f"  {e.key}")
             task = models.make_task(e, xs, ys, MOONS_LAYERS, "moons")
             self.notes.extend(f"moons: {n}" for n in task.notes)
             if e.key == "eager":
                 nodes, ops = count_graph(task.loss())
                 self.notes.append(f"moons: loss graph {nodes:,} nodes, {ops:,} ops")
-            if e.has_backward:
-                _train_step(task)  # warm-up
-                steps, shares = [], []
-                for _ in range(reps):
-                    g0, t0 = self.gc_clock.total, time.perf_counter()
-                    _train_step(task)
-                    steps.append((time.perf_counter() - t0) * 1e3)
-                    shares.append(_share(self.gc_clock.total - g0, steps[-1] / 1e3))
-                self.put("moons.step", e.key, Cell(_median(steps), "", steps))
-                self.put("moons.step_gc", e.key, Cell(_median(shares), "", shares))
-            else:
-                self.put("moons.step", e.key, Cell(None, "no autodiff"))
+            _train_step(task)  # warm-up
+            steps, shares = [], []
+            for _ in range(reps):
+                g0, t0 = self.gc_clock.total, time.perf_counter()
+                _train_step(task)
+                steps.append((time.perf_counter() - t0) * 1e3)
+                shares.append(_share(self.gc_clock.total - g0, steps[-1] / 1e3))
+            self.put("moons.step", e.key, Cell(_median(steps), "", steps))
+            self.put("moons.step_gc", e.key, Cell(_median(shares), "", shares))
             gc.collect()
             fwd = []
             for _ in range(reps):
@@ -470,27 +546,140 @@ class Runner:
                 fwd.append((time.perf_counter() - t0) * 1e3)
                 del loss
             self.put("moons.forward", e.key, Cell(_median(fwd), "", fwd))
-            if e.key == "plain":
-                plain_forward = _median(fwd)
             gc.collect()
-        self._compiled_task("moons", xs, ys, MOONS_LAYERS, plain_forward)
+        if "floor" in self.keys:
+            self.put("moons.step", "floor", Cell(None, "the moons floors are the plain-float and PyTorch columns"))
+        straight = self._moons_plain(xs, ys)
+        self._moons_compiled(xs, ys, straight)
 
-    def _compiled_task(
-        self,
-        kind: str,
-        xs: Sequence[Sequence[float]],
-        ys: Sequence[float],
-        layers: Sequence[int],
-        plain_forward: float | None,
-    ) -> None:
-        """The compiled training step (moons) or the compiled training run (xor)."""
-        if "compiled" not in self.keys:
+    def _moons_plain(self, xs: Sequence[Sequence[float]], ys: Sequence[float]) -> list[float]:
+        """The moons loss in plain floats: straight-line generated code (the floor), and the
+        list-and-loop `ScalarMLP` (a reference). Returns the straight-line timings, ms."""
+        if "plain" not in self.keys:
+            return []
+        self.log("  plain")
+        task = models.make_task(self.engines["plain"], xs, ys, MOONS_LAYERS, "moons")
+        fn, src = floors.straight_line_moons(task.model.layers, xs, ys)
+        params = floors.flat_params(task.model.layers)
+        same = fn(params) == task.loss()
+        self.notes.append(
+            f"moons: straight-line float code, {src.count(chr(10)):,} lines, generated and compiled before timing;"
+            f" its loss {'equals' if same else 'DIFFERS FROM'} the list-and-loop float model's (bit for bit)"
+        )
+        straight: list[float] = []
+        loops: list[float] = []
+        for _ in range(self.cfg.repeats):
+            gc.collect()
+            straight.append(_per_call(lambda: fn(params), self.cfg.min_sample_s) * 1e3)
+            loops.append(_per_call(task.loss, self.cfg.min_sample_s) * 1e3)
+        note = "straight-line code" if same else "DIFFERS FROM the float model"
+        self.put("moons.forward", "plain", Cell(_median(straight), note, straight))
+        self.put("moons.forward_loops", "plain", Cell(_median(loops), "", loops))
+        self.put("moons.step", "plain", Cell(None, "no autodiff"))
+        return straight
+
+    def _moons_compiled(self, xs: Sequence[Sequence[float]], ys: Sequence[float], straight: Sequence[float]) -> None:
+        """The compiled training step and PyTorch's vectorised step, timed in turns (a paired ratio)."""
+        got = self._compile_task("moons", xs, ys, MOONS_LAYERS) if "compiled" in self.keys else None
+        batched = self._batched_moons(xs, ys) if got is not None else None
+        vec = self._torch_moons(xs, ys) if "torchvec" in self.keys else None
+        if got is None and vec is None:
             return
+        self.log("  " + ", ".join(k for k, on in (("compiled", got), ("torchvec", vec)) if on))
+        steps: list[float] = []
+        bsteps: list[float] = []
+        vsteps: list[float] = []
+        calls: list[float] = []
+        with _torch_threads(vec, 1):
+            for _ in range(self.cfg.repeats):
+                gc.collect()
+                if got is not None:
+                    steps.append(_per_call(got[1], self.cfg.min_sample_s) * 1e3)
+                    calls.append(_per_call(got[0], self.cfg.min_sample_s) * 1e3)
+                if batched is not None:
+                    bsteps.append(_per_call(batched[0], self.cfg.min_sample_s) * 1e3)
+                if vec is not None:
+                    vsteps.append(_per_call(vec.step, self.cfg.min_sample_s) * 1e3)
+        if batched is not None:
+            self.put("moons.step_batch", "compiled", Cell(_median(bsteps), batched[1], bsteps))
+            if vec is not None:
+                cell = ratio_cell(bsteps, vsteps, paired=True, note=batched[1])
+                self.put("moons.vs_torchvec_batch", "compiled", cell)
+        note = got[2] if got is not None else ""
+        if got is not None:
+            self.put("moons.step", "compiled", Cell(_median(steps), note, steps))
+            if straight:
+                self.put("moons.vs_plain", "compiled", ratio_cell(calls, straight, paired=False, note=note))
+        if vec is not None:
+            self.put("moons.step", "torchvec", Cell(_median(vsteps), "1 thread", vsteps))
+            if got is not None:
+                self.put("moons.vs_torchvec", "compiled", ratio_cell(steps, vsteps, paired=True, note=note))
+
+    def _batched_moons(
+        self, xs: Sequence[Sequence[float]], ys: Sequence[float]
+    ) -> tuple[Callable[[], None], str] | None:
+        """The moons step as `demos.moons --compiled` runs it: one point's hinge loss compiled once and
+        run over the points by `.batch`, its gradients scaled by 1/N (the mean), plus the L2 term
+        compiled on its own; checked against eager's loss and gradients (rel 1e-9). (step, note), or
+        None with the reason put in the table."""
+        eager = self.engines.get("eager") or make_engines(["eager"])["eager"]
+        task = models.make_task(eager, xs, ys, MOONS_LAYERS, "moons")
+        model, params = task.model, task.params
+        rows = [(float(a), float(b), float(y)) for (a, b), y in zip(xs, ys, strict=True)]
+        loss = task.loss()
+        loss.backward()
+        want_out, want = loss.data, [p.grad for p in params]
+        del loss
+        eager.zero_grad(params)
+        hinge = self.compile(lambda x0, x1, y: (1 + -y * model([x0, x1])[0]).relu(), *rows[0])  # type: ignore[misc]
+        penalty = self.compile(lambda: models.L2_ALPHA * models.l2_penalty(params))  # type: ignore[misc]
+        if not hasattr(hinge, "batch"):
+            self.put("moons.step_batch", "compiled", Cell(None, "this compile has no .batch"))
+            return None
+        scale = 1.0 / len(rows)
+
+        def loss_and_grads() -> float:
+            total = hinge.batch(rows)
+            for p in params:
+                p.grad *= scale
+            return float(total * scale + penalty())
+
+        got_out = loss_and_grads()
+        same = _rel_close(got_out, want_out) and all(_rel_close(p.grad, w) for p, w in zip(params, want, strict=True))
+        self.notes.append(f"moons: compiled .batch step {'matches' if same else 'DIFFERS FROM'} eager (rel 1e-9)")
+
+        def step() -> None:
+            eager.zero_grad(params)
+            loss_and_grads()
+            eager.sgd(params, LR)
+
+        return step, "" if same else "DIFFERS FROM EAGER"
+
+    def _torch_moons(self, xs: Sequence[Sequence[float]], ys: Sequence[float]) -> floors.TorchMoons | None:
+        """PyTorch's vectorised moons model from the plain-float model's weights, checked against it."""
+        info = self.engine_info().get("torchvec", {})
+        if not info.get("available"):
+            self.put("moons.step", "torchvec", Cell(None, info.get("reason", "")))
+            return None
+        plain = make_engines(["plain"])["plain"]
+        task = models.make_task(plain, xs, ys, MOONS_LAYERS, "moons")
+        vec = floors.TorchMoons(task.model.layers, xs, ys, LR)
+        got, want = float(vec.loss().detach()), task.loss()
+        same = _rel_close(got, want, 1e-12)
+        self.notes.append(
+            f"moons: PyTorch vectorised loss {'matches' if same else 'DIFFERS FROM'} the float model's (rel 1e-12)"
+        )
+        return vec
+
+    def _compile_task(
+        self, kind: str, xs: Sequence[Sequence[float]], ys: Sequence[float], layers: Sequence[int]
+    ) -> tuple[Callable[[], Any], Callable[[], None], str] | None:
+        """The compiled loss of the moons or xor task, checked against eager: (replay, training step,
+        note), or None with the reason put in the table."""
         measure = "moons.step" if kind == "moons" else "xor.total"
         if self.compile is None:
             self.put(measure, "compiled", Cell(None, self.compile_reason))
-            return
-        self.log("  compiled")
+            return None
         eager = self.engines.get("eager") or make_engines(["eager"])["eager"]
         task = models.make_task(eager, xs, ys, layers, kind)
         try:
@@ -503,39 +692,17 @@ class Runner:
             out = compiled()
         except Exception as exc:  # noqa: BLE001 -- an unfinished compiler must not sink the other engines' figures
             self.put(measure, "compiled", Cell(None, f"error: {type(exc).__name__}: {exc}"))
-            return
+            return None
         got = [p.grad for p in task.params]
         same = _rel_close(float(out), want_out) and all(_rel_close(a, b) for a, b in zip(got, want, strict=True))
-        note = "" if same else "DIFFERS FROM EAGER"
         self.notes.append(f"{kind}: compiled replay {'matches' if same else 'DIFFERS FROM'} eager (rel 1e-9)")
-        reps = self.cfg.repeats
 
         def step() -> None:
             eager.zero_grad(task.params)
             compiled()
             eager.sgd(task.params, LR)
 
-        if kind == "moons":
-            steps, calls = [], []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                step()
-                steps.append((time.perf_counter() - t0) * 1e3)
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                compiled()
-                calls.append((time.perf_counter() - t0) * 1e3)
-            self.put("moons.step", "compiled", Cell(_median(steps), note, steps))
-            if plain_forward:
-                self.put("moons.vs_plain", "compiled", Cell(_median(calls) / plain_forward, note))
-        else:
-            runs = []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                for _ in range(self.cfg.xor_steps):
-                    step()
-                runs.append(time.perf_counter() - t0)
-            self.put("xor.total", "compiled", Cell(_median(runs), note, runs))
+        return compiled, step, "" if same else "DIFFERS FROM EAGER"
 
     def _xor(self) -> None:
         """XOR with MLP(2, [4, 1]), relu, squared error: `xor_steps` full-batch SGD steps, from scratch."""
@@ -556,7 +723,114 @@ class Runner:
             self.put("xor.gc", e.key, Cell(_median(shares), "", shares))
         if "plain" in self.keys:
             self.put("xor.total", "plain", Cell(None, "no autodiff"))
-        self._compiled_task("xor", xs, ys, XOR_LAYERS, None)
+        got = self._compile_task("xor", xs, ys, XOR_LAYERS) if "compiled" in self.keys else None
+        if got is not None:
+            self.log("  compiled")
+            runs = []
+            for _ in range(self.cfg.repeats):
+                t0 = time.perf_counter()
+                for _ in range(self.cfg.xor_steps):
+                    got[1]()
+                runs.append(time.perf_counter() - t0)
+            self.put("xor.total", "compiled", Cell(_median(runs), got[2], runs))
+
+    def _compile(self) -> None:
+        """Trace + compile of a non-repeating chain: this tree against the baseline commit, in subprocesses."""
+        if "compiled" not in self.keys:
+            return
+        n = self.cfg.compile_ops
+        self.notes.append(
+            f"compile: {n // 3:,} steps of x = tanh(x * c[3i] + c[3i+1]) with distinct seeded constants"
+            f" ({n // 3 * 3:,} ops), autograd.compile(f, 0.3) timed in a fresh process per repeat,"
+            f" {compile_time.BASELINE} and this tree in turns"
+        )
+        here = compile_time.ROOT
+        old: list[float] = []
+        new: list[float] = []
+        try:
+            with compile_time.baseline_tree() as base:
+                for i in range(self.cfg.repeats):
+                    for tree, out in ((base, old), (here, new)) if i % 2 == 0 else ((here, new), (base, old)):
+                        self.log(f"  {'baseline' if tree is base else 'this tree'}")
+                        out.append(compile_time.measure(tree, n)["seconds"])
+        except compile_time.Unavailable as exc:
+            why = f"baseline {compile_time.BASELINE} unavailable: {exc}"
+            for key in ("compile.baseline_s", "compile.ratio"):
+                self.put(key, "compiled", Cell(None, why))
+            self.put("compile.this_s", "compiled", _timed_alone(here, n, self.cfg.repeats))
+            return
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            for key in ("compile.baseline_s", "compile.this_s", "compile.ratio"):
+                self.put(key, "compiled", Cell(None, f"error: {exc}"))
+            return
+        self.put("compile.baseline_s", "compiled", Cell(_median(old), f"commit {compile_time.BASELINE}", old))
+        self.put("compile.this_s", "compiled", Cell(_median(new), "", new))
+        self.put("compile.ratio", "compiled", ratio_cell(new, old, paired=True))
+
+    def _batch(self) -> None:
+        """`.batch` of moons rows: today's row-by-row path against the vectorised one, in turns."""
+        if "compiled" not in self.keys:
+            return
+        if self.compile is None:
+            self.put("batch.rows", "compiled", Cell(None, self.compile_reason))
+            return
+        xs, ys, _ = models.load_moons(self.cfg.batch_rows)
+        rows = [(float(a), float(b), float(y)) for (a, b), y in zip(xs, ys, strict=True)]
+        eager = self.engines.get("eager") or make_engines(["eager"])["eager"]
+        task = models.make_task(eager, xs[:1], ys[:1], MOONS_LAYERS, "moons")
+        model = task.model
+
+        def row_loss(x0: Any, x1: Any, y: Any) -> Any:
+            return (1 + -y * model([x0, x1])[0]).relu()  # one point's hinge loss
+
+        self.notes.append(f"batch: one moons point's hinge loss per row, {len(rows):,} rows per .batch call")
+        why = ""
+        try:
+            compiled = self.compile(row_loss, *rows[0])
+            try:
+                methods = {m: _batch_call(compiled, rows, m, task.params) for m in ("rows", "numpy")}
+            except TypeError as exc:
+                if "unexpected keyword argument 'method'" not in str(exc):
+                    raise
+                why = "Compiled.batch takes no method= yet (today's .batch only)"
+        except Exception as exc:  # noqa: BLE001 -- an unfinished .batch must not sink the run
+            why = f"error: {type(exc).__name__}: {exc}"
+        if why:
+            for key in ("batch.rows", "batch.numpy", "batch.ratio"):
+                self.put(key, "compiled", Cell(None, why))
+            return
+        (want, want_g), (got, got_g) = methods["rows"], methods["numpy"]
+        same = _rel_close(got, want, 1e-12) and all(_rel_close(a, b, 1e-12) for a, b in zip(got_g, want_g, strict=True))
+        note = "" if same else "DIFFERS FROM method='rows'"
+        self.notes.append(f"batch: method='numpy' {'matches' if same else 'DIFFERS FROM'} method='rows' (rel 1e-12)")
+        timings: dict[str, list[float]] = {"rows": [], "numpy": []}
+        for i in range(self.cfg.repeats):
+            for m in ("rows", "numpy") if i % 2 == 0 else ("numpy", "rows"):
+                eager.zero_grad(task.params)
+                gc.collect()
+                t0 = time.perf_counter()
+                compiled.batch(rows, method=m)
+                timings[m].append((time.perf_counter() - t0) * 1e3)
+        self.put("batch.rows", "compiled", Cell(_median(timings["rows"]), "", timings["rows"]))
+        self.put("batch.numpy", "compiled", Cell(_median(timings["numpy"]), note, timings["numpy"]))
+        self.put("batch.ratio", "compiled", ratio_cell(timings["numpy"], timings["rows"], paired=True, note=note))
+
+
+def _batch_call(compiled: Any, rows: Sequence[Any], method: str, params: Sequence[Any]) -> tuple[float, list[float]]:
+    """One `.batch(rows, method=...)` from zeroed gradients: (total, the gradients it leaves)."""
+    for p in params:
+        p.grad = 0.0
+    total = compiled.batch(rows, method=method)
+    return float(total), [float(p.grad) for p in params]
+
+
+def _timed_alone(tree: Any, n: int, repeats: int) -> Cell:
+    """This tree's compile time without a baseline to alternate with."""
+    try:
+        samples = [compile_time.measure(tree, n)["seconds"] for _ in range(repeats)]
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        return Cell(None, f"error: {exc}")
+    return Cell(_median(samples), "", samples)
 
 
 def _train_step(task: models.Task) -> None:
@@ -565,6 +839,32 @@ def _train_step(task: models.Task) -> None:
     e.zero_grad(task.params)
     e.backward(loss)
     e.sgd(task.params, LR)
+
+
+def _per_call(fn: Callable[[], Any], min_seconds: float) -> float:
+    """Seconds per call of `fn`, averaged over as many calls as fill `min_seconds` (at least one)."""
+    n = 0
+    t0 = time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        total = time.perf_counter() - t0
+        if total >= min_seconds:
+            return total / n
+
+
+@contextlib.contextmanager
+def _torch_threads(vec: floors.TorchMoons | None, n: int) -> Iterator[None]:
+    """PyTorch limited to `n` threads inside the block (when `vec` is given), restored afterwards."""
+    if vec is None:
+        yield
+        return
+    old = vec.torch.get_num_threads()
+    vec.torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        vec.torch.set_num_threads(old)
 
 
 def _probe(e: Engine, depth: int) -> tuple[bool, tuple[float, float]]:
