@@ -13,8 +13,13 @@ so the arithmetic is eager's, operation for operation. Long periodic runs become
 
 What makes it fast without changing an operation (measured on a moons training step, 65,000 ops):
 a forward value used once by one expression is written into it (`fusion`); a branching forward rule
-such as relu's is inlined as `(x if x > 0.0 else 0.0)` (`symbolic`); and in a large replay the gradient
-of a + operand borrows its user's variable instead of copying it (`add`).
+such as relu's is inlined as `(x if x > 0.0 else 0.0)` (`symbolic`). In a large replay (for running,
+not reading): the gradient of a + operand borrows its user's variable instead of copying it; a
+gradient's terms wait and are written as one sum where the gradient is first read, `w_g = t1 + t2 + t3`
+instead of a `+=` line per term (`settle`: 58,000 of a moons step's 65,000 backward lines go); a unary
+node's lone term goes straight into its own step (`upstream`); and a very long replay is split into
+functions of about 2,000 lines, which CPython compiles in far less time than one (`chunks`). Each rule
+is read once per op and parameters, not once per node (`forms`).
 """
 
 from __future__ import annotations
@@ -24,14 +29,19 @@ from typing import Any
 
 from ..ops import _OPS, ADD, MUL, Op
 from ..value import _is_real
+from . import chunks
+from .chunks import split
+from .forms import HOLES, Forms, fill
 from .fusion import fusable
 from .plan import Plan
 from .rolling import Run, _keys, find_runs
-from .symbolic import MATH_GLOBALS, forward_source, local_sources
+from .symbolic import MATH_GLOBALS
 from .trace import CONST, DETACH, NODE
 
 __all__ = ["generate"]
 
+_MAX_NESTING = 20  # gradients written into one another's terms (CPython's compiler recurses over it)
+_MAX_INLINE = 1000  # characters of such a term
 _CHUNK = 32  # terms per line of a finiteness sum (the bytecode compiler recurses over long chains)
 # Above this many ops a replay is for running, not reading: a node whose gradient is a copy of its user's
 # (an operand of +) borrows that variable instead of a line `t_1_g = t_8_g` of its own (a moons step
@@ -40,7 +50,6 @@ BORROW_ABOVE = 1000
 # Ops whose result is inf or nan (or that raise) whenever an operand is: a value read by one of them
 # needs no check of its own, its consumer's check covers it.
 _TRANSPARENT = (ADD, MUL, _OPS["abs"], _OPS["log"], _OPS["sqrt"], DETACH)
-_BUILTIN = frozenset(_OPS.values())  # registered before any user code runs; their forwards return floats
 
 
 class _GuardFailed(Exception):
@@ -76,8 +85,41 @@ def _sum_lines(target: str, names: list[str], start: str | None) -> list[str]:
     return lines
 
 
+def _grad_sum_lines(target: str, terms: list[str]) -> list[str]:
+    """`target = t1 + t2 + ...`, added left to right as `+=` lines would; a few dozen terms per line."""
+    lines = [f"{target} = {' + '.join(terms[:_CHUNK])}"]
+    for i in range(_CHUNK, len(terms), _CHUNK - 1):
+        lines.append(f"{target} = {target} + {' + '.join(terms[i : i + _CHUNK - 1])}")
+    return lines
+
+
 def _check_lines(names: list[str], what: str) -> list[str]:
     return [*_sum_lines("_s", names, None), f"if not -_inf < _s < _inf:  # {what}", "    raise _NonFinite"]
+
+
+class _Check:
+    """A finiteness check's terms, summed a line at a time into `var` as soon as a line's worth is final,
+    and the last few at the check itself. A term then need not stay readable until the end (a chunked
+    replay passes fewer variables on). A sum is inf or nan whenever a term is, in any order; a sum of
+    finite terms that overflows is a false alarm, which the eager rerun clears."""
+
+    def __init__(self, var: str) -> None:
+        self.var, self.started = var, False
+        self.terms: list[str] = []
+
+    def add(self, term: str) -> list[str]:
+        self.terms.append(term)
+        return self.flush() if len(self.terms) >= _CHUNK else []
+
+    def flush(self) -> list[str]:
+        terms, self.terms = " + ".join(self.terms), []
+        line = f"{self.var} = {self.var} + ({terms})" if self.started else f"{self.var} = {terms}"
+        self.started = True
+        return [line]
+
+    def rest(self) -> list[str]:
+        """What the check itself adds: the terms still waiting, and the sum so far."""
+        return [*self.terms, *([self.var] if self.started else [])]
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -99,62 +141,66 @@ class _Writer:
         self.env["_NonFinite"] = _NonFinite
         self.env["_float"] = _real
         self.env.update(MATH_GLOBALS)
-        self.fnames: dict[Any, str] = {}
         self.runs = find_runs(plan)
         self.rolled = {k for r in self.runs for k in range(r.start, r.end)}
         self.grad: dict[int, str] = {}
         self.borrowed: set[int] = set()  # nodes whose gradient is, so far, another node's finished variable
         self.borrow = plan.node_count() > BORROW_ABOVE
-        self.checked_only = self.gradients_only_checked()
-        self.check_terms: dict[int, list[str]] = {}  # such a constant -> its terms, in eager's order
+        self.pending: dict[int, list[str]] = {}  # a gradient's terms not written yet, in eager's order
+        self.nesting: dict[int, int] = {}  # how deeply the deepest of them nests other gradients' terms
+        self.checked_only = self.gradients_only_checked()  # such a constant -> how many terms it gets
+        self.check_terms: dict[int, list[str]] = {}  # such a constant -> its terms so far, in eager's order
+        self.value_check, self.grad_check = _Check("_sv"), _Check("_sc")
         self.covered: set[int] = set()  # values a transparent consumer's check covers
         for op, a, b, _, _ in plan.ops.values():
             if any(op is t for t in _TRANSPARENT):
                 self.covered.update((a,) if b is None else (a, b))
-        self.templates: dict[Any, str] = {}  # (op, params, arity) -> forward expression over placeholders
-        self.locals: dict[int, list[str]] = {}  # node -> its local derivatives, operands by name
+        self.exprs = [plan.expr(k) for k in range(len(plan.kinds))]  # each key's text, written once
+        self.forms = Forms(plan, self.env)
         self.fused: dict[int, tuple[str, list[str]]] = {}  # a fused node's expression (and what is in it)
-        self.fuse = fusable(plan, lambda k: self.rhs(k, self.named(k)), self.pinned(), self.rolled)
+        self.fuse = fusable(plan, self.size, self.reads_once, self.pinned(), self.rolled)
 
     def named(self, k: int) -> list[str]:
         _, a, b, _, _ = self.plan.ops[k]
-        return [self.plan.expr(a)] + ([] if b is None else [self.plan.expr(b)])
+        return [self.exprs[a]] if b is None else [self.exprs[a], self.exprs[b]]
 
     def pinned(self) -> set[int]:
         """Nodes read by name outside their user's forward expression: the result, guards, the
         finiteness check, and every backward line (local derivatives name operands and outputs)."""
-        plan = self.plan
+        plan, local, rolled = self.plan, self.forms.local, self.rolled
         out = {plan.root} | {k for k in plan.ops if k not in self.covered}
         for _, left, _, right, _ in plan.guards:
             out |= _keys(left) | _keys(right)
-        index = {name: k for k, name in enumerate(plan.names)}
         for k in plan.backward_order:
-            if k not in self.rolled:
-                out.update(index[w] for w in _WORD.findall(" ".join(self.local_terms(k))) if w in index)
+            if k not in rolled:
+                _, a, b, _, _ = plan.ops[k]
+                _, reads_a, reads_b, reads_out = local[k]  # from the op's template, not each node's text
+                if reads_a:
+                    out.add(a)
+                if reads_b:
+                    out.add(b)  # type: ignore[arg-type]  # a template reads operand 1 of binary ops only
+                if reads_out:
+                    out.add(k)
         return out
+
+    def size(self, k: int) -> int:
+        """The length of node k's forward expression with its operands by name."""
+        template, mention_a, mention_b = self.forms.forward[k]
+        _, a, b, _, _ = self.plan.ops[k]
+        n = len(template) + mention_a * (len(self.exprs[a]) - len(HOLES[0]))
+        return n if b is None else n + mention_b * (len(self.exprs[b]) - len(HOLES[1]))
+
+    def reads_once(self, user: int, k: int) -> bool:
+        """Whether node `user`'s forward expression mentions its operand k once (relu's inlined
+        `(x if x > 0.0 else 0.0)` mentions it twice)."""
+        _, mention_a, mention_b = self.forms.forward[user]
+        _, a, b, _, _ = self.plan.ops[user]
+        return (mention_a if a == k else 0) + (mention_b if b == k else 0) == 1
 
     # ---- one node, with operands named by the caller ------------------------------------------------
     def rhs(self, k: int, operands: list[str]) -> str:
-        """Node k's forward expression. The rule is read once per op and parameters, with placeholder
-        operands; each node fills in its own."""
-        op, _, _, params, _ = self.plan.ops[k]
-        key = (op, tuple(sorted(params.items())) if params else None, len(operands))
-        template = self.templates.get(key)
-        if template is None:
-            fname = self.fnames.get(op)
-            if fname is None and isinstance(op, Op):
-                fname = self.fnames[op] = f"_F{len(self.fnames)}"
-                self.env[fname] = op.forward
-            holes = [f"\x00{i}\x00" for i in range(len(operands))]
-            template = forward_source(op, fname or "", holes, params)
-            if op not in _BUILTIN and (template.startswith(f"{fname}(") or "**" in template):
-                # As eager does with what a user's forward returns: float() of an int, a numpy float; of a
-                # complex (a negative number ** 0.5) it raises, where eager raises (abs() would hide it).
-                template = f"_float({template})"
-            self.templates[key] = template
-        for i, x in enumerate(operands):
-            template = template.replace(f"\x00{i}\x00", x)
-        return template
+        """Node k's forward expression with these operands."""
+        return fill(self.forms.forward[k][0], operands)
 
     def forward_line(self, k: int, operands: list[str], inside: list[str] | None = None) -> str | None:
         """Node k's line, or None when it is fused: its expression then waits for its one user.
@@ -169,24 +215,10 @@ class _Writer:
         note = f" (inline: {', '.join(inside[:4])}{more})" if inside else ""
         return f"{self.plan.names[k]} = {rhs}  # {what}{note}"
 
-    def local_terms(self, k: int) -> list[str]:
-        """Node k's local derivatives with its operands by name (the unrolled code's), read once."""
-        got = self.locals.get(k)
-        if got is None:
-            op, _, _, params, _ = self.plan.ops[k]
-            assert isinstance(op, Op)
-            got = self.locals[k] = local_sources(op, self.named(k), self.plan.names[k], params)
-        return got
-
     def terms(self, k: int, operands: list[str] | None, g: str) -> list[str]:
         """upstream x local, for each operand of node k, by the op's derivative rule (operands None:
         by name, as outside loops)."""
-        if operands is None:
-            locals_ = self.local_terms(k)
-        else:
-            op, _, _, params, _ = self.plan.ops[k]
-            assert isinstance(op, Op)
-            locals_ = local_sources(op, operands, self.plan.names[k], params)
+        locals_ = self.forms.locals_of(k, self.named(k) if operands is None else operands, self.plan.names[k])
         return [g if local == "1.0" else f"{g} * {local}" for local in locals_]
 
     # ---- forward ----------------------------------------------------------------------------------------
@@ -201,34 +233,41 @@ class _Writer:
             self.env[f"_E{i}"] = plan.externals[i]
         if self.runs:
             lines.append("_sf = 0.0  # the values computed in loops, summed for the finiteness check")
-        guards = sorted(range(len(plan.guards)), key=lambda i: plan.guards[i][0])
-        starts = {r.start: r for r in self.runs}
-        g = 0
-        for k in range(len(plan.kinds) + 1):
-            while g < len(guards) and plan.guards[guards[g]][0] <= k:
-                lines.extend(self.guard_lines(guards[g]))
-                g += 1
-            if k in starts:
-                lines.extend(self.forward_loop(starts[k]))
-            if k == len(plan.kinds) or plan.kinds[k] != NODE or k in self.rolled:
+        # Guards and loops in key order (a guard where the trace recorded it, before the node at its
+        # position; a loop where its first block starts), between the lines of the nodes.
+        events = sorted(
+            [(g[0], 0, i) for i, g in enumerate(plan.guards)] + [(r.start, 1, j) for j, r in enumerate(self.runs)]
+        )
+        e, rolled, fused, exprs, check = 0, self.rolled, self.fused, self.exprs, self.value_check
+        for k, (_, a, b, _, _) in plan.ops.items():
+            while e < len(events) and events[e][0] <= k:
+                lines.extend(self.event_lines(events[e]))
+                e += 1
+            if k in rolled:
                 continue
-            _, a, b, _, _ = plan.ops[k]
-            operands, inside = [], []
-            for x in (a,) if b is None else (a, b):
-                rhs, notes = self.fused.pop(x, (plan.expr(x), []))
-                operands.append(rhs)
-                inside.extend(notes)
-            line = self.forward_line(k, operands, inside)
+            if a in fused or b in fused:
+                operands, inside = [], []
+                for x in (a,) if b is None else (a, b):
+                    rhs, notes = fused.pop(x, (exprs[x], []))
+                    operands.append(rhs)
+                    inside.extend(notes)
+                line = self.forward_line(k, operands, inside)
+            else:
+                line = self.forward_line(k, [exprs[a]] if b is None else [exprs[a], exprs[b]])
             if line is not None:
                 lines.append(line)
-        nodes = [
-            plan.names[k]
-            for k, kind in enumerate(plan.kinds)
-            if kind == NODE and k not in self.rolled and (k not in self.covered or k == plan.root)
-        ]
-        lines.extend(_check_lines(nodes + (["_sf"] if self.runs else []), "every value eager mode computes is finite"))
-        lines.append(f"_out = {plan.expr(plan.root)}")
+            if k not in self.covered or k == plan.root:
+                lines.extend(check.add(plan.names[k]))
+        for event in events[e:]:
+            lines.extend(self.event_lines(event))
+        checked = self.value_check.rest() + (["_sf"] if self.runs else [])
+        lines.extend(_check_lines(checked, "every value eager mode computes is finite"))
+        lines.append(f"_out = {self.exprs[plan.root]}")
         return lines
+
+    def event_lines(self, event: tuple[int, int, int]) -> list[str]:
+        _, kind, i = event
+        return self.guard_lines(i) if kind == 0 else self.forward_loop(self.runs[i])
 
     def guard_lines(self, i: int) -> list[str]:
         outcome = self.plan.guards[i][4]
@@ -259,16 +298,16 @@ class _Writer:
         out = []
         for rel, v in run.refs[p]:
             if rel == "same":
-                out.append(self.plan.expr(run.last + v))
+                out.append(self.exprs[run.last + v])
             elif rel == "prev":
                 out.append(f"_P{run.start}_{v}")
             else:
-                out.append(self.plan.expr(v))
+                out.append(self.exprs[v])
         return out
 
     def forward_loop(self, run: Run) -> list[str]:
         plan, r = self.plan, run.start
-        lines = [f"_P{r}_{q} = {plan.expr(run.seeds[q])}" for q in run.carried]
+        lines = [f"_P{r}_{q} = {self.exprs[run.seeds[q]]}" for q in run.carried]
         lines.append(f"_K{r} = []  # each repeat's values, for the backward loop")
         lines.append(f"_keep{r} = _K{r}.append")
         lines.append(f"# ---- forward: {run.count} repeats of the same {len(run.refs)} ops ----")
@@ -287,11 +326,11 @@ class _Writer:
         kept = self.kept_names(run, self.repeat_values(run) + [f"_P{r}_{q}" for q in run.carried])
         if kept:
             body.append(f"_keep{r}({_pack(kept)})")
-        body.extend(f"_P{r}_{q} = {plan.expr(run.last + q)}" for q in run.carried)
+        body.extend(f"_P{r}_{q} = {self.exprs[run.last + q]}" for q in run.carried)
         return lines + ["    " + line for line in body]
 
     # ---- backward ---------------------------------------------------------------------------------------
-    def gradients_only_checked(self) -> set[int]:
+    def gradients_only_checked(self) -> dict[int, int]:
         """Constants (data points, literals made Values) whose gradient nothing returns: eager only
         checks that it is finite. Their terms go straight into the finiteness check, as one
         parenthesised group each (eager's sum, so an inf or nan in it is one in the check), instead of
@@ -307,38 +346,72 @@ class _Writer:
                 for x in (a,) if b is None else (a, b):
                     if x in uses:
                         uses[x] += 1
-        return {k for k, n in uses.items() if 0 < n <= _CHUNK}
+        return {k: n for k, n in uses.items() if 0 < n <= _CHUNK}
 
-    def check_sum(self, k: int) -> str:
-        """Node k's gradient as the finiteness check reads it: its variable, or its terms' sum."""
-        terms = self.check_terms.get(k)
-        return self.grad[k] if terms is None else f"({' + '.join(terms)})"
-
-    def add(self, x: int, term: str, note: str, g: str) -> str | None:
-        """The line adding `term` into x's gradient. A first term that is the upstream gradient `g` itself
-        (d/dx = 1, as for +) needs no line: x borrows g's variable, which is final (its node is done).
-        A second term then gives x a variable of its own: `x_g = g + term`, eager's sum in eager's order."""
+    def add(self, x: int, term: str, k: int, depth: int = 0) -> list[str]:
+        """The lines adding `term` into x's gradient: `x_g = term`, then `x_g += term`, eager's sum in
+        eager's order. In a large replay the terms wait in `pending` and `settle` writes them as one sum.
+        A constant whose gradient only the check reads gets its terms summed there, as one group."""
         if x in self.checked_only:
-            self.check_terms.setdefault(x, []).append(term)
-            return None
-        target = self.grad.get(x)
+            terms = self.check_terms.setdefault(x, [])
+            terms.append(term)
+            return self.grad_check.add(f"({' + '.join(terms)})") if len(terms) == self.checked_only[x] else []
+        if self.borrow:
+            self.pending.setdefault(x, []).append(term)
+            if depth:
+                self.nesting[x] = max(depth, self.nesting.get(x, 0))
+            return []
+        names, target = self.plan.names, self.grad.get(x)
+        note = f"{self.plan.ops[k][0].name}: {names[k]} -> {names[x]}"  # type: ignore[union-attr]
         if target is None:
-            if term == g and self.borrow:
-                self.grad[x] = g
-                self.borrowed.add(x)
-                return None
-            target = self.grad[x] = self.plan.names[x] + "_g"
-            return f"{target} = {term}  # {note}"
-        if x in self.borrowed:
-            self.borrowed.discard(x)
-            self.grad[x] = self.plan.names[x] + "_g"
-            return f"{self.grad[x]} = {target} + {term}  # {note}"
-        return f"{target} += {term}  # {note}"
+            target = self.grad[x] = names[x] + "_g"
+            return [f"{target} = {term}  # {note}"]
+        return [f"{target} += {term}  # {note}"]
+
+    def upstream(self, k: int, lines: list[str]) -> tuple[str, int]:
+        """Node k's gradient as its step reads it, and how deeply that text nests. A unary node reads
+        it once, in its one term: in a large replay a lone waiting term goes straight into that term,
+        `t_3_g = (t_5_g * w_1) * (1.0 - (t_3 * t_3))`, the same two products in the same order as
+        two lines, without a store and a load (a tanh chain's backward: half the lines)."""
+        terms = self.pending.get(k)
+        if self.borrow and self.plan.ops[k][2] is None and k not in self.grad and terms and len(terms) == 1:
+            depth = self.nesting.get(k, 0)
+            if terms[0].isidentifier():
+                pass  # the upstream gradient's own variable: `settle` borrows it
+            elif depth < _MAX_NESTING and len(terms[0]) <= _MAX_INLINE:
+                del self.pending[k]
+                self.nesting.pop(k, None)
+                return f"({terms[0]})", depth + 1
+        lines.extend(self.settle(k))
+        return self.grad[k], 0
+
+    def settle(self, x: int) -> list[str]:
+        """Write x's waiting terms as one sum, `x_g = t1 + t2 + t3`: the additions eager's sweep does,
+        in its order, without a store and a load of x_g between them (a moons step adds 58,000 terms).
+        A sum is written where x_g is first read (its node's step, a loop, the end), after every term
+        it holds: a term reads only finished gradients and forward values, which no later line changes
+        (a loop reuses its names, so every waiting sum is written before one: `settle_all`).
+        A lone term that is the upstream gradient itself (d/dx = 1, as for +) needs no line: x borrows
+        that variable, which is final (its node is done)."""
+        terms = self.pending.pop(x, None)
+        self.nesting.pop(x, None)
+        if not terms:
+            return []
+        base = self.grad.get(x)
+        if base is None and len(terms) == 1 and terms[0].isidentifier():
+            self.grad[x] = terms[0]
+            self.borrowed.add(x)
+            return []
+        self.borrowed.discard(x)
+        target = self.grad[x] = self.plan.names[x] + "_g"
+        return _grad_sum_lines(target, [base, *terms] if base is not None else terms)
 
     def own(self, keys: list[int]) -> list[str]:
-        """Give borrowed gradients among `keys` their own variables (a loop adds into them by name)."""
+        """Write the waiting sums of `keys`, and give borrowed gradients among them their own variables
+        (a loop adds into them by name)."""
         lines = []
         for x in keys:
+            lines.extend(self.settle(x))
             if x in self.borrowed:
                 self.borrowed.discard(x)
                 lines.append(f"{self.plan.names[x]}_g = {self.grad[x]}")
@@ -352,19 +425,44 @@ class _Writer:
         if self.runs:
             lines.append("_sg = 0.0  # the gradients computed in loops, summed for the finiteness check")
         loops = {r.last + r.order[0]: r for r in self.runs}
+        written = len(lines)  # lines when every waiting sum was last written
         for k in plan.backward_order:
             if k in loops:
                 run = loops[k]
+                lines.extend(self.settle_all())  # a waiting term may read a value the loop reassigns
                 lines.extend(self.own([*range(run.start, run.end), *run.fixed, *run.seeds.values()]))
                 lines.extend(self.backward_loop(run))
             if k in self.rolled:
                 continue
-            op, a, b, _, _ = plan.ops[k]
-            g = self.grad[k]
-            for x, term in zip([a] if b is None else [a, b], self.terms(k, None, g), strict=True):
-                line = self.add(x, term, f"{op.name}: {plan.names[k]} -> {plan.names[x]}", g)  # type: ignore[union-attr]
-                if line is not None:
-                    lines.append(line)
+            self.step(k, lines)
+            if len(lines) - written >= chunks.CHUNK_LINES:  # the sums so far, so that a chunk of the
+                lines.extend(self.settle_all())  # code passes on one partial sum, not every term's names
+                written = len(lines)
+        lines.extend(self.settle_all())  # leaves: their sums, read by the checks and returned
+        return lines
+
+    def step(self, k: int, lines: list[str]) -> None:
+        """Node k's step: upstream x local into each operand's gradient (written, or waiting)."""
+        _, a, b, _, _ = self.plan.ops[k]
+        g, depth = self.upstream(k, lines)
+        checked_only, pending = self.checked_only, self.pending
+        for x, term in zip((a,) if b is None else (a, b), self.terms(k, None, g), strict=True):
+            if self.borrow and x not in checked_only:  # as `add` does, without a call per term
+                waiting = pending.get(x)
+                if waiting is None:
+                    pending[x] = [term]
+                else:
+                    waiting.append(term)
+                if depth:
+                    self.nesting[x] = max(depth, self.nesting.get(x, 0))
+            else:
+                lines.extend(self.add(x, term, k, depth))
+
+    def settle_all(self) -> list[str]:
+        """Every waiting sum, written now (before a loop, and every CHUNK_LINES lines)."""
+        lines = []
+        for x in list(self.pending):
+            lines.extend(self.settle(x))
         return lines
 
     def backward_loop(self, run: Run) -> list[str]:
@@ -426,7 +524,7 @@ def generate(plan: Plan) -> tuple[str, dict[str, Any]]:
     # A gradient that is inf or nan makes every gradient below it inf or nan (x inf = inf, x 0 = nan), down
     # to the leaves of eager's graph: checking the leaves' gradients checks them all.
     leaves = [k for k in plan.in_graph if plan.kinds[k] != NODE or not plan.ops[k][4]]
-    checked = [w.check_sum(k) for k in leaves if (k in w.grad or k in w.check_terms) and k not in w.rolled]
+    checked = [w.grad[k] for k in leaves if k in w.grad and k not in w.rolled] + w.grad_check.rest()
     body.extend(_check_lines(checked + (["_sg"] if w.runs else []), "every gradient eager mode checks is finite"))
     arg_grads = [w.grad.get(k, "0.0") for k in range(plan.nargs)]
     ext_grads = []
@@ -439,5 +537,4 @@ def generate(plan: Plan) -> tuple[str, dict[str, Any]]:
     body.append(f"return _out, ({''.join(g + ', ' for g in arg_grads)}), ({''.join(g + ', ' for g in ext_grads)})")
     args = [plan.names[k] for k in range(plan.nargs)]
     doc = f"# {plan.name!r} compiled: {plan.node_count()} ops, {len(plan.guards)} guards"  # repr: never code
-    source = "\n".join([f"def replay({', '.join(args)}):", "    " + doc, *("    " + line for line in body)]) + "\n"
-    return source, w.env
+    return split(args, doc, body), w.env

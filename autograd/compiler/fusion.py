@@ -17,7 +17,6 @@ may fuse), a rolled loop, or the result. A user that mentions the operand twice 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from ..ops import Op
@@ -27,33 +26,33 @@ __all__ = ["MAX_CHARS", "MAX_DEPTH", "fusable"]
 
 MAX_DEPTH = 24  # nesting of fused expressions: CPython's parser and compiler recurse over it
 MAX_CHARS = 1500  # a fused expression's length: long lines read badly in `source` and gain nothing
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def fusable(plan: Plan, rhs: Callable[[int], str], pinned: set[int], rolled: set[int]) -> set[int]:
-    """The nodes to write into their one user's expression. `rhs(k)` is node k's forward expression
-    with operands by name; `pinned` holds the nodes read elsewhere (see the module's docstring);
-    `rolled` the nodes written inside loops, which keep their lines."""
-    users: dict[int, list[int]] = {}
-    for k, (_, a, b, _, _) in plan.ops.items():
-        users.setdefault(a, []).append(k)
+def fusable(
+    plan: Plan, size: Callable[[int], int], once: Callable[[int, int], bool], pinned: set[int], rolled: set[int]
+) -> set[int]:
+    """The nodes to write into their one user's expression. `size(k)` is the length of node k's forward
+    expression with operands by name; `once(user, k)` whether user's expression mentions k once;
+    `pinned` holds the nodes read elsewhere (see the module's docstring); `rolled` the nodes written
+    inside loops, which keep their lines."""
+    ops = plan.ops
+    users: dict[int, int] = {}  # value -> its user, or -1 for two or more
+    for k, (_, a, b, _, _) in ops.items():
+        users[a] = k if a not in users else -1
         if b is not None:
-            users.setdefault(b, []).append(k)
+            users[b] = k if b not in users else -1
     depth: dict[int, int] = {}  # fused node -> nesting of its expression
-    size: dict[int, int] = {}  # fused node -> length of its expression, its own fused operands in it
-    out: set[int] = set()
-    for k in sorted(plan.ops):
-        mine = users.get(k, [])
-        if k in pinned or k in rolled or len(mine) != 1:
+    chars: dict[int, int] = {}  # fused node -> length of its expression, its own fused operands in it
+    for k in sorted(ops):
+        user = users.get(k, -1)
+        if user < 0 or k in pinned or k in rolled or user in rolled:
             continue
-        op, a, b, _, _ = plan.ops[k]
-        user = mine[0]
-        if not isinstance(op, Op) or not isinstance(plan.ops[user][0], Op) or user in rolled:
+        op, a, b, _, _ = ops[k]
+        if not isinstance(op, Op) or not isinstance(ops[user][0], Op):
             continue  # a detached copy is a plain assignment: nothing to gain
-        inner = [x for x in ((a,) if b is None else (a, b)) if x in out]
+        inner = [x for x in ((a,) if b is None else (a, b)) if x in depth]
         d = 1 + max((depth[x] for x in inner), default=0)
-        n = len(rhs(k)) + sum(size[x] - len(plan.names[x]) for x in inner)
-        if d <= MAX_DEPTH and n <= MAX_CHARS and _WORD.findall(rhs(user)).count(plan.names[k]) == 1:
-            out.add(k)
-            depth[k], size[k] = d, n
-    return out
+        n = size(k) + sum(chars[x] - len(plan.names[x]) for x in inner)
+        if d <= MAX_DEPTH and n <= MAX_CHARS and once(user, k):
+            depth[k], chars[k] = d, n
+    return set(depth)

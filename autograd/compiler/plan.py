@@ -45,7 +45,7 @@ class Plan:
         self.ops: dict[int, tuple[Op | str, int, int | None, dict[str, float] | None, bool]] = dict(t.ops)
         self.guards: list[Guard] = list(t.guards)
         self.names = [
-            f"{_sanitize(label) or _DEFAULT_NAME[kind]}_{k}"
+            f"{label and _sanitize(label) or _DEFAULT_NAME[kind]}_{k}"  # most nodes have no label
             for k, (label, kind) in enumerate(zip(labels, self.kinds, strict=True))
         ]
         self.in_graph = order  # keys of eager's graph, inputs first

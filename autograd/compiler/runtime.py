@@ -8,7 +8,6 @@ but finite gradients overflowing) the eager results are the ones used.
 
 from __future__ import annotations
 
-import builtins
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from ..backward import _sweep, topological_order
 from ..modes import Observer, _mode
 from ..value import Value, _to_float
 from . import vector
+from .chunks import load
 from .codegen import _GuardFailed, generate
 from .errors import CompileBranchError, CompileError
 from .plan import Plan
@@ -81,8 +81,9 @@ class Compiled:
         self._plan = Plan(t, root, len(example_args), self._name)
         del t
         self._source, env = generate(self._plan)
-        # Our own generated text only (structure, op names, repr(float)); it defines `replay`, nothing else.
-        exec(builtins.compile(self._source, f"<compiled {self._name}>", "exec"), env)  # noqa: S102
+        # Our own generated text only (structure, op names, repr(float)); it defines `replay` (and the
+        # chunk functions a long replay calls), compiled one function at a time.
+        load(self._source, env, f"<compiled {self._name}>")
         self._core: Callable[..., Any] = env.pop("replay")
         externals = self._plan.externals
         self._leaves = all(v._a is None for v in externals)  # the common case: add into .grad directly

@@ -74,17 +74,15 @@ class Trace:
         self.active = True
         self.values: list[Value | None] = []
         self.kinds: list[str] = []
-        self.data: list[float] = []
+        self.data: list[float] = []  # each Value's number, read once f is done (`settle_outsiders`)
         self.key: dict[Value, int] = {}
         self.ops: dict[int, tuple[Op | str, int, int | None, dict[str, float] | None, bool]] = {}
         self.guards: list[Guard] = []
 
     def add(self, v: Value, kind: str) -> int:
-        k = len(self.values)
+        k = self.key[v] = len(self.values)
         self.values.append(v)
         self.kinds.append(kind)
-        self.data.append(v._data)
-        self.key[v] = k
         return k
 
     def known(self, v: Value) -> int:
@@ -341,9 +339,16 @@ class Tracer(Observer):
 
     def node(self, out: Value, op: Op, a: Value, b: Value | None, params: dict[str, float] | None) -> None:
         t = self.trace
-        ka = t.known(a)
-        kb = None if b is None else t.known(b)
-        k = t.add(out, NODE)
+        key = t.key  # the commonest case, operands seen before, without a call
+        ka = key.get(a)
+        if ka is None:
+            ka = t.known(a)
+        kb = None if b is None else key.get(b)
+        if kb is None and b is not None:
+            kb = t.known(b)
+        k = key[out] = len(t.values)
+        t.values.append(out)
+        t.kinds.append(NODE)
         t.ops[k] = (op, ka, kb, params, self.grad_enabled)
 
     def detached(self, out: Value, source: Value) -> None:
@@ -446,6 +451,7 @@ def trace(f: Callable[..., Any], example_args: tuple[Any, ...]) -> tuple[Trace, 
 def settle_outsiders(t: Trace) -> None:
     """Drop the trace's hold on the graph, then decide for each outside leaf: if nothing but the trace
     holds it, no one can ever change it, so it is a constant; otherwise it is read by reference."""
+    t.data = [v._data for v in t.values]  # type: ignore[union-attr]  # every Value is still held here
     t.key.clear()
     for k, kind in enumerate(t.kinds):
         if kind == NODE:
