@@ -41,6 +41,7 @@ def test_fast_path_fields_equal_the_general_builder(name: str, x: float) -> None
     a, b = Value(abs(x) + 0.25 if name in ("log", "sqrt") else x), Value(2.5)
     fast, general = fast_and_general(name, a, b)
     assert fields(fast) == fields(general)
+    assert type(fast._data) is float  # not an int that equals the float
     assert math.copysign(1.0, fast._data) == math.copysign(1.0, general._data)  # -0.0 stays -0.0
 
 
@@ -121,3 +122,46 @@ def test_an_overflow_upstream_of_a_raising_rule_blames_the_rule() -> None:
     with pytest.raises(autograd.DerivativeError, match=r"inv_rule_\d+: the derivative is infinite at x = 0.0"):
         out.backward()
     assert x.grad == u.grad == out.grad == 0.0
+
+
+def test_a_user_unary_forward_that_raises_is_named_with_its_input() -> None:
+    from tests.userops import fresh
+
+    def forward(x: float) -> float:
+        if x > 5.0:
+            raise ValueError("only defined up to 5")
+        return x
+
+    name = fresh("capped")
+    op = autograd.defop(name, forward, lambda x, out, m: 1.0, domain={"x": (-4.0, 4.0)})
+    with pytest.raises(ValueError, match=rf"{name}: only defined up to 5 \(input .*6\.0"):
+        op(Value(6.0))
+
+
+@pytest.mark.parametrize("arity", [1, 2])
+def test_a_user_forward_raising_overflow_reads_as_an_overflow_naming_the_op(arity: int) -> None:
+    from tests.userops import fresh
+
+    name = fresh("grows")
+    if arity == 1:
+        op = autograd.defop(name, lambda x: math.exp(x), lambda x, out, m: out, domain={"x": (-4.0, 4.0)})
+        build = lambda: op(Value(1000.0))  # noqa: E731
+    else:
+        op = autograd.defop(
+            name,
+            lambda x, y: math.exp(x) * y,
+            lambda x, y, out, m: (out, out / y),
+            domain={"x": (0.5, 4.0), "y": (0.5, 4.0)},
+        )
+        build = lambda: op(Value(1000.0), Value(2.0))  # noqa: E731
+    with pytest.raises(OverflowError, match=rf"{name}: result overflows a float"):
+        build()
+
+
+def test_a_user_unary_forward_returning_an_int_gives_a_float_node() -> None:
+    from tests.userops import fresh
+
+    name = fresh("rounds_far_out")
+    op = autograd.defop(name, lambda x: round(x) if x > 10.0 else x, lambda x, out, m: 1.0, domain={"x": (-4.0, 4.0)})
+    out = op(Value(12.25))
+    assert type(out._data) is float and out._data == 12.0
