@@ -180,7 +180,10 @@ class Op:
 
     def check_result(self, data: object, a: Value, b: Value | None) -> float:
         if _is_real(data):
-            return float(data)
+            try:
+                return float(data)
+            except OverflowError:  # an int (or Fraction) beyond the largest float
+                raise OverflowError(f"{self.name}: result overflows a float for input ({self._inputs(a, b)})") from None
         raise TypeError(
             f"{self.name}: forward must return a real number, got {type(data).__name__} {data!r} "
             f"for input {self._inputs(a, b)}"

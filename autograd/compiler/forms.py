@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ops import _OPS, Op
-from .plan import Plan
+from .plan import Plan, params_key
 from .symbolic import forward_source, local_sources
 
 __all__ = ["HOLES", "OUT", "Forms", "fill"]
@@ -38,7 +38,7 @@ class Forms:
         self.local: dict[int, tuple[list[str], bool, bool, bool]] = {}  # node -> locals, reads operand 0, 1, out
         forward_cache: dict[Any, tuple[str, int, int]] = {}
         for k, (op, _, b, params, _) in plan.ops.items():
-            key = (op, b is None, tuple(sorted(params.items())) if params else None)
+            key = (op, b is None, params_key(params))
             form = forward_cache.get(key)
             if form is None:
                 template = self.read_forward(op, b is None, params)
@@ -47,7 +47,7 @@ class Forms:
         local_cache: dict[Any, tuple[list[str], bool, bool, bool]] = {}
         for k in plan.backward_order:  # the nodes eager's backward visits: only their rules are read
             op, _, b, params, _ = plan.ops[k]
-            key = (op, b is None, tuple(sorted(params.items())) if params else None)
+            key = (op, b is None, params_key(params))
             local = local_cache.get(key)
             if local is None:
                 assert isinstance(op, Op)

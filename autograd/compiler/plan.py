@@ -17,6 +17,13 @@ _IDENT = re.compile(r"[^A-Za-z0-9_]")
 _DEFAULT_NAME = {ARG: "arg", EXT: "p", CONST: "c", NODE: "t"}
 
 
+def params_key(params: dict[str, float] | None) -> tuple[tuple[str, str], ...]:
+    """An op's parameters as a key for the code written once per (op, parameters): each value by its
+    exact hex text, so 0.0 and -0.0 (equal as floats, but a rule may give zeros of either sign with
+    each) are told apart."""
+    return tuple(sorted((name, float(v).hex()) for name, v in params.items())) if params else ()
+
+
 def _sanitize(label: str) -> str:
     """A label as the start of an identifier: ASCII letters, digits, '_'; never starting with '_' or a digit."""
     name = _IDENT.sub("_", label)[:40].strip("_")

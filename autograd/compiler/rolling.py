@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from .plan import Plan
+from .plan import Plan, params_key
 from .trace import CONST, DETACH, EXT, NODE, Expr
 
 __all__ = ["Run", "find_runs"]
@@ -49,7 +49,7 @@ def _token(plan: Plan, k: int) -> tuple[Any, ...]:
     if kind != NODE:
         return ("u", k)  # an argument: never part of a repeat
     op, _, b, params, linked = plan.ops[k]
-    return (op, tuple(sorted((params or {}).items())), linked, b is None)
+    return (op, params_key(params), linked, b is None)
 
 
 def find_runs(plan: Plan) -> list[Run]:

@@ -43,7 +43,7 @@ from typing import Any
 
 from ..ops import _OPS, ADD, MUL, Op
 from ..value import Value
-from .plan import Plan
+from .plan import Plan, params_key
 from .symbolic import MATH_GLOBALS, forward_source, local_sources
 from .trace import DETACH, NODE
 
@@ -73,6 +73,14 @@ class Unvectorisable(Exception):
     float replay is written from today): the compiled function's batches then run row by row."""
 
 
+def _exact_float(n: int) -> bool:
+    """Whether a float equals the int `n` exactly (then numpy's comparisons with it are Python's)."""
+    try:
+        return float(n) == n
+    except OverflowError:
+        return False
+
+
 class _Numpy(ast.NodeTransformer):
     """A float-replay expression rewritten for arrays: what raises on floats is checked per row."""
 
@@ -87,6 +95,10 @@ class _Numpy(ast.NodeTransformer):
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
         if type(node.value) not in (int, float):
             raise Unvectorisable(f"the constant {node.value!r}")
+        # Python compares a float with an int exactly; numpy first rounds the int to a float64
+        # (2**53 + 1 becomes 2**53), or fails (10**400). Only an int some float equals is safe.
+        if type(node.value) is int and not _exact_float(node.value):
+            raise Unvectorisable(f"the integer {node.value!r}, which no float equals")
         return node
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
@@ -168,7 +180,7 @@ class _Writer:
 
     def key(self, k: int) -> tuple[Any, ...]:
         op, _, b, params, _ = self.plan.ops[k]
-        return (op, tuple(sorted(params.items())) if params else (), 1 if b is None else 2)
+        return (op, params_key(params), 1 if b is None else 2)
 
     def operands(self, k: int) -> list[str]:
         _, a, b, _, _ = self.plan.ops[k]
