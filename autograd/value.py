@@ -1,4 +1,4 @@
-"""`Value`: a number in a computation graph, and the one function that builds a node.
+"""`Value`: a number in a computation graph, and `_node`, the function that builds a node.
 
 A node stores its operands in two slots (`_a`, `_b`), its op (a row of the op table, see
 `autograd.ops`) in `_op` and the op's constant parameters in `_arg` instead of a tuple: no
@@ -6,6 +6,8 @@ per-node tuple, no closure, and so no reference cycle — a dropped graph is fre
 counting alone, without waiting for the cyclic garbage collector.
 
 Every arithmetic method is thin sugar over a registered op: `a + b` is `autograd.OPS["+"](a, b)`.
+Two fast paths, for speed alone, write the same fields `_node` writes (tests hold them to it): `+`
+and `*` build their node in the method, and the built-in one-operand ops go through `_unary`.
 """
 
 from __future__ import annotations
@@ -524,8 +526,9 @@ _new = object.__new__
 def _node(op: Op, a: Value, b: Value | None, params: dict[str, float] | None, data: float | None = None) -> Value:
     """Run op's forward rule on a (and b) and record the new node; under no_grad() a leaf instead.
 
-    Every op goes through here (`b` is None for a unary op, `params` its constant parameters); an
-    op that computed its result itself passes it as `data`.
+    Every op goes through here (`b` is None for a unary op, `params` its constant parameters), but
+    for the fast paths of `+`, `*` and `_unary`, which write the same fields; an op that computed its
+    result itself passes it as `data`.
     """
     if data is None:
         try:
