@@ -18,8 +18,10 @@ not reading): the gradient of a + operand borrows its user's variable instead of
 gradient's terms wait and are written as one sum where the gradient is first read, `w_g = t1 + t2 + t3`
 instead of a `+=` line per term (`settle`: 58,000 of a moons step's 65,000 backward lines go); a unary
 node's lone term goes straight into its own step (`upstream`); and a very long replay is split into
-functions of about 2,000 lines, which CPython compiles in far less time than one (`chunks`). Each rule
-is read once per op and parameters, not once per node (`forms`).
+functions of about 2,000 lines, which CPython compiles in far less time than one (`chunks`), and its
+text has only the parentheses Python's grammar needs, `t_4 = t_2 * 0.5 + 0.7` (the same parse tree as
+`((t_2 * 0.5) + 0.7)`, in a fifth less of CPython's compile: `forms.minimal`). Each rule is read once per
+op and parameters, not once per node (`forms`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ..ops import _OPS, ADD, MUL, Op
 from ..value import _is_real
 from . import chunks
 from .chunks import split
-from .forms import HOLES, Forms, fill
+from .forms import ATOM, HOLES, Forms
 from .fusion import fusable
 from .plan import Plan
 from .rolling import Run, _keys, find_runs
@@ -156,8 +158,8 @@ class _Writer:
             if any(op is t for t in _TRANSPARENT):
                 self.covered.update((a,) if b is None else (a, b))
         self.exprs = [plan.expr(k) for k in range(len(plan.kinds))]  # each key's text, written once
-        self.forms = Forms(plan, self.env)
-        self.fused: dict[int, tuple[str, list[str]]] = {}  # a fused node's expression (and what is in it)
+        self.forms = Forms(plan, self.env, self.borrow)
+        self.fused: dict[int, tuple[str, str, list[str]]] = {}  # a fused node's expression, its class, what is in it
         self.fuse = fusable(plan, self.size, self.reads_once, self.pinned(), self.rolled)
 
     def named(self, k: int) -> list[str]:
@@ -198,18 +200,15 @@ class _Writer:
         return (mention_a if a == k else 0) + (mention_b if b == k else 0) == 1
 
     # ---- one node, with operands named by the caller ------------------------------------------------
-    def rhs(self, k: int, operands: list[str]) -> str:
-        """Node k's forward expression with these operands."""
-        return fill(self.forms.forward[k][0], operands)
-
-    def forward_line(self, k: int, operands: list[str], inside: list[str] | None = None) -> str | None:
+    def forward_line(self, k: int, operands: list[tuple[str, str]], inside: list[str] | None = None) -> str | None:
         """Node k's line, or None when it is fused: its expression then waits for its one user.
-        `inside` names the fused nodes its operands hold (for the line's comment)."""
+        `operands` are texts with their classes (`forms.minimal`); `inside` names the fused nodes they
+        hold (for the line's comment)."""
         op, inside = self.plan.ops[k][0], inside or []
-        rhs = self.rhs(k, operands)
+        rhs, kind = self.forms.fill_forward(k, operands)
         what = op.name if isinstance(op, Op) else op
         if k in self.fuse:
-            self.fused[k] = (rhs, [*inside, f"{what} {self.plan.names[k]}"])
+            self.fused[k] = (rhs, kind, [*inside, f"{what} {self.plan.names[k]}"])
             return None
         more = f", ... {len(inside)} ops" if len(inside) > 4 else ""
         note = f" (inline: {', '.join(inside[:4])}{more})" if inside else ""
@@ -248,12 +247,12 @@ class _Writer:
             if a in fused or b in fused:
                 operands, inside = [], []
                 for x in (a,) if b is None else (a, b):
-                    rhs, notes = fused.pop(x, (exprs[x], []))
-                    operands.append(rhs)
+                    rhs, kind, notes = fused.pop(x, (exprs[x], ATOM, []))
+                    operands.append((rhs, kind))
                     inside.extend(notes)
                 line = self.forward_line(k, operands, inside)
             else:
-                line = self.forward_line(k, [exprs[a]] if b is None else [exprs[a], exprs[b]])
+                line = self.forward_line(k, [(exprs[a], ATOM)] if b is None else [(exprs[a], ATOM), (exprs[b], ATOM)])
             if line is not None:
                 lines.append(line)
             if k not in self.covered or k == plan.root:
@@ -311,7 +310,10 @@ class _Writer:
         lines.append(f"_K{r} = []  # each repeat's values, for the backward loop")
         lines.append(f"_keep{r} = _K{r}.append")
         lines.append(f"# ---- forward: {run.count} repeats of the same {len(run.refs)} ops ----")
-        body = [self.forward_line(run.last + p, self.operand_names(run, p)) or "" for p in sorted(run.refs)]
+        body = [
+            self.forward_line(run.last + p, [(x, ATOM) for x in self.operand_names(run, p)]) or ""
+            for p in sorted(run.refs)
+        ]
         if run.leaf is None:
             lines.append(f"for _ in range({run.count}):")
         else:  # a different Value read by reference in each repeat
@@ -355,7 +357,10 @@ class _Writer:
         if x in self.checked_only:
             terms = self.check_terms.setdefault(x, [])
             terms.append(term)
-            return self.grad_check.add(f"({' + '.join(terms)})") if len(terms) == self.checked_only[x] else []
+            if len(terms) < self.checked_only[x]:
+                return []
+            one = len(terms) == 1 and self.borrow  # a product, as a term of a sum needs no parentheses
+            return self.grad_check.add(terms[0] if one else f"({' + '.join(terms)})")
         if self.borrow:
             self.pending.setdefault(x, []).append(term)
             if depth:
@@ -381,7 +386,9 @@ class _Writer:
             elif depth < _MAX_NESTING and len(terms[0]) <= _MAX_INLINE:
                 del self.pending[k]
                 self.nesting.pop(k, None)
-                return f"({terms[0]})", depth + 1
+                # bare: a term is a product `g * local` (local a name, a number, a call or in
+                # parentheses), and `g * l1 * l2` is Python's `(g * l1) * l2` (`forms.minimal`)
+                return terms[0], depth + 1
         lines.extend(self.settle(k))
         return self.grad[k], 0
 
