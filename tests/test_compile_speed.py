@@ -176,3 +176,39 @@ def test_a_long_chain_of_unary_ops_nests_its_gradients_a_bounded_depth() -> None
     assert 4 < max(spines) <= 21
     for x in (0.4, -1.3):
         _same_bits(c, f, [x], [w])
+
+
+# ---- a backward loop's one-use gradient variables are written into their use, and only they -------
+def test_tighten_writes_a_one_use_variable_into_its_use_and_propagates_a_copy() -> None:
+    from autograd.compiler.codegen import _tighten
+
+    body = ["a_g = _C1_0", "b_g = a_g * w", "w_g += a_g * x", "c_g = b_g * (1.0 - x * x)", "_C1_0 = c_g", "k_g += c_g"]
+    assert _tighten(body, {"a_g", "b_g", "c_g"}) == [
+        "w_g += _C1_0 * x",
+        "c_g = (_C1_0 * w) * (1.0 - x * x)",
+        "_C1_0 = c_g",
+        "k_g += c_g",
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ["q_g = a_g * w", "a_g = b * c", "r_g = a_g * q_g"],  # a_g read before it is assigned: last repeat's
+        ["a_g = b * w", "w = 2.0", "c_g = a_g * d"],  # what a_g reads changes before its use
+        ["a_g = b * w", "c_g = a_g * d", "e_g = a_g * f"],  # two uses of an expression
+        ["a_g = b * w", "a_g += d", "c_g = a_g * d"],  # added to again
+        ["a_g = b * w", "c_g = a_g * a_g"],  # two mentions in its use
+    ],
+)
+def test_tighten_leaves_a_variable_it_cannot_move_safely(body: list[str]) -> None:
+    from autograd.compiler.codegen import _tighten
+
+    assert _tighten(body, {"a_g"}) == body
+
+
+def test_tighten_only_touches_the_loops_own_variables() -> None:
+    from autograd.compiler.codegen import _tighten
+
+    body = ["p_g = b * w", "c_g = p_g * d"]
+    assert _tighten(body, {"c_g"}) == body
