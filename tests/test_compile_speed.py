@@ -199,6 +199,7 @@ def test_tighten_writes_a_one_use_variable_into_its_use_and_propagates_a_copy() 
         ["a_g = b * w", "c_g = a_g * d", "e_g = a_g * f"],  # two uses of an expression
         ["a_g = b * w", "a_g += d", "c_g = a_g * d"],  # added to again
         ["a_g = b * w", "c_g = a_g * a_g"],  # two mentions in its use
+        ["a_g = a_g * w", "c_g = a_g * d"],  # reads its own value from the repeat before
     ],
 )
 def test_tighten_leaves_a_variable_it_cannot_move_safely(body: list[str]) -> None:

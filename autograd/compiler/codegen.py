@@ -561,6 +561,8 @@ def _tighten(body: list[str], own: set[str]) -> list[str]:
         if not simple and (len(uses) > 1 or len(word.findall(lines[uses[0]] or "")) > 1):
             continue
         reads = set(_WORD.findall(expr))
+        if name in reads:
+            continue  # `a_g = a_g * w` reads the repeat before's value
         if any(
             bisect.bisect_right(assigned.get(r, []), i) < bisect.bisect_left(assigned.get(r, []), uses[-1])
             for r in reads
