@@ -29,17 +29,7 @@ from autograd.ops import FloatMath
 
 _tanh = math.tanh
 L2_ALPHA = 1e-4
-ADD, MUL = "+", "*"  # the binary ops, whose local derivatives the sweep writes inline
-
-
-# A unary node's `op` is its local-derivative rule, d out / d x from the input and the output: the sweep
-# calls it, as an engine with a table of ops calls the op's rule (chainrule inlines only + and *).
-def tanh_local(x: float, out: float) -> float:
-    return 1.0 - out * out
-
-
-def relu_local(x: float, out: float) -> float:
-    return 1.0 if x > 0.0 else 0.0
+ADD, MUL, TANH, RELU = "+", "*", "tanh", "relu"  # a FloorNode's op: the name of the op that made it
 
 
 class FloorNode:
@@ -75,11 +65,11 @@ class FloorNode:
         return FloorNode(float(other)) * self
 
     def tanh(self) -> FloorNode:
-        return FloorNode(_tanh(self.data), tanh_local, self)
+        return FloorNode(_tanh(self.data), TANH, self)
 
     def relu(self) -> FloorNode:
         x = self.data
-        return FloorNode(x if x > 0.0 else 0.0, relu_local, self)  # noqa: FURB136 -- a conditional is the fastest form
+        return FloorNode(x if x > 0.0 else 0.0, RELU, self)  # noqa: FURB136 -- a conditional is the fastest form
 
 
 def given_order(root: FloorNode) -> list[FloorNode]:
@@ -105,27 +95,6 @@ def given_order(root: FloorNode) -> list[FloorNode]:
     return post
 
 
-def sweep(order: Sequence[FloorNode], seed: float = 1.0) -> None:
-    """The chain rule over `order` of `FloorNode`s (root first): each node adds upstream x local
-    derivative to its inputs. A reference: the floor the targets use is `value_sweep`."""
-    order[0].grad = seed
-    for node in order:
-        op = node.op
-        if op is None:
-            continue
-        g = node.grad
-        a: FloorNode = node.a  # type: ignore[assignment]  # a node with an op has inputs
-        if op is MUL:
-            b: FloorNode = node.b  # type: ignore[assignment]
-            a.grad += g * b.data
-            b.grad += g * a.data
-        elif op is ADD:
-            a.grad += g
-            node.b.grad += g  # type: ignore[union-attr]
-        else:
-            a.grad += g * op(a.data, node.data)
-
-
 def as_values(root: FloorNode) -> tuple[Value, dict[int, Value]]:
     """The same graph as chainrule nodes: each `FloorNode` rebuilt as a `Value` by the same op.
     Returns the root's twin and every node's twin by the `id` of its `FloorNode`."""
@@ -135,12 +104,10 @@ def as_values(root: FloorNode) -> tuple[Value, dict[int, Value]]:
             made[id(node)] = Value(node.data)
             continue
         a = made[id(node.a)]
-        if node.op is ADD:
-            v = a + made[id(node.b)]
-        elif node.op is MUL:
-            v = a * made[id(node.b)]
+        if node.b is None:
+            v = getattr(a, node.op)()  # tanh or relu: Value's method of that name
         else:
-            v = a.tanh() if node.op is tanh_local else a.relu()
+            v = a + made[id(node.b)] if node.op == ADD else a * made[id(node.b)]
         made[id(node)] = v
     return made[id(root)], made
 
@@ -290,5 +257,4 @@ __all__ = [
     "given_order",
     "moons_source",
     "straight_line_moons",
-    "sweep",
 ]
