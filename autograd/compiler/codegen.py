@@ -30,7 +30,7 @@ import bisect
 import re
 from typing import Any
 
-from ..ops import _OPS, ADD, MUL, Op
+from ..ops import Op
 from ..value import _is_real
 from . import chunks
 from .chunks import split
@@ -39,7 +39,7 @@ from .fusion import fusable
 from .plan import Plan
 from .rolling import Run, _keys, find_runs
 from .symbolic import MATH_GLOBALS
-from .trace import CONST, DETACH, NODE
+from .trace import CONST, NODE
 
 __all__ = ["generate"]
 
@@ -50,9 +50,6 @@ _CHUNK = 32  # terms per line of a finiteness sum (the bytecode compiler recurse
 # (an operand of +) borrows that variable instead of a line `t_1_g = t_8_g` of its own (a moons step
 # has some 30,000 such copies). Below it, every node keeps its own gradient line, as the lectures draw it.
 BORROW_ABOVE = 1000
-# Ops whose result is inf or nan (or that raise) whenever an operand is: a value read by one of them
-# needs no check of its own, its consumer's check covers it.
-_TRANSPARENT = (ADD, MUL, _OPS["abs"], _OPS["log"], _OPS["sqrt"], DETACH)
 
 
 class _GuardFailed(Exception):
@@ -154,10 +151,7 @@ class _Writer:
         self.checked_only = self.gradients_only_checked()  # such a constant -> how many terms it gets
         self.check_terms: dict[int, list[str]] = {}  # such a constant -> its terms so far, in eager's order
         self.value_check, self.grad_check = _Check("_sv"), _Check("_sc")
-        self.covered: set[int] = set()  # values a transparent consumer's check covers
-        for op, a, b, _, _ in plan.ops.values():
-            if any(op is t for t in _TRANSPARENT):
-                self.covered.update((a,) if b is None else (a, b))
+        self.covered = plan.covered  # values a transparent consumer's check covers
         self.exprs = [plan.expr(k) for k in range(len(plan.kinds))]  # each key's text, written once
         self.forms = Forms(plan, self.env, self.borrow)
         self.fused: dict[int, tuple[str, str, list[str]]] = {}  # a fused node's expression, its class, what is in it
@@ -586,10 +580,7 @@ def generate(plan: Plan) -> tuple[str, dict[str, Any]]:
     body = ["# ---- forward ----", *w.forward()]
     body.append("# ---- backward: upstream gradient x local derivative, added into each input ----")
     body.extend(w.backward())
-    # A gradient that is inf or nan makes every gradient below it inf or nan (x inf = inf, x 0 = nan), down
-    # to the leaves of eager's graph: checking the leaves' gradients checks them all.
-    leaves = [k for k in plan.in_graph if plan.kinds[k] != NODE or not plan.ops[k][4]]
-    checked = [w.grad[k] for k in leaves if k in w.grad and k not in w.rolled] + w.grad_check.rest()
+    checked = [w.grad[k] for k in plan.graph_leaves if k in w.grad and k not in w.rolled] + w.grad_check.rest()
     body.extend(_check_lines(checked + (["_sg"] if w.runs else []), "every gradient eager mode checks is finite"))
     arg_grads = [w.grad.get(k, "0.0") for k in range(plan.nargs)]
     ext_grads = []

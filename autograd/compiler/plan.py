@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 from ..backward import topological_order
-from ..ops import Op
+from ..ops import _OPS, ADD, MUL, Op
 from ..value import Value
-from .trace import ARG, CONST, EXT, NODE, Guard, Trace, literal, render, settle_outsiders
+from .trace import ARG, CONST, DETACH, EXT, NODE, Guard, Trace, literal, render, settle_outsiders
 
 __all__ = ["Plan"]
 
@@ -30,6 +30,11 @@ def _sanitize(label: str) -> str:
     if not name:
         return ""
     return name if name[0].isalpha() else "v" + name
+
+
+# Ops whose result is inf or nan (or that raise) whenever an operand is: a value read by one of them
+# needs no check of its own, its consumer's check covers it.
+TRANSPARENT = (ADD, MUL, _OPS["abs"], _OPS["log"], _OPS["sqrt"], DETACH)
 
 
 class Plan:
@@ -57,6 +62,11 @@ class Plan:
         ]
         self.in_graph = order  # keys of eager's graph, inputs first
         self.backward_order = [k for k in reversed(order) if self.kinds[k] == NODE and self.ops[k][4]]
+        # What a replay checks is finite, as eager does: every value but those a transparent op reads
+        # (its own check covers them), and the gradients of the leaves of eager's graph (a gradient that
+        # is inf or nan makes every gradient below it so: x inf = inf, x 0 = nan).
+        self.covered = {x for op, a, b, _, _ in self.ops.values() if op in TRANSPARENT for x in (a, b) if x is not None}
+        self.graph_leaves = [k for k in order if self.kinds[k] != NODE or not self.ops[k][4]]
         self.ext_keys = [k for k, kind in enumerate(self.kinds) if kind == EXT]
         self.externals: list[Value] = [t.values[k] for k in self.ext_keys]  # type: ignore[misc]
 

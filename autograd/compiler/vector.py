@@ -41,11 +41,10 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..ops import _OPS, ADD, MUL, Op
+from ..ops import Op
 from ..value import Value
 from .plan import Plan, params_key
 from .symbolic import MATH_GLOBALS, forward_source, local_sources
-from .trace import DETACH, NODE
 
 __all__ = ["HAVE_NUMPY", "THRESHOLD", "Sums", "Unvectorisable", "Vectorised", "columns", "marked", "translate"]
 
@@ -60,9 +59,6 @@ path at 10 to 15 rows, 0.6-0.8x at 20, 0.05-0.08x at 1,000 moons rows. Below, nu
 operation (about a microsecond) outweighs the rows."""
 
 _NDArray = Any  # numpy's ndarray; numpy itself is imported only when a batch is vectorised
-# Ops whose result is inf or nan whenever an operand is: a value one of them reads needs no check of
-# its own (its consumer's check covers it), as in the float replay.
-_TRANSPARENT = (ADD, MUL, _OPS["abs"], _OPS["log"], _OPS["sqrt"], DETACH)
 _HOLE = re.compile(r"\b_(a[01]|o)\b")  # the placeholders of a template: operands _a0, _a1; output _o
 _PER_ROW_BINOPS = {ast.Pow: "_pow", ast.Mod: "_mod", ast.FloorDiv: "_floordiv"}
 _EXACT = {"_m_where": "_where", "_m_sqrt": "_sqrt", "_m_abs": "abs", "abs": "abs"}  # same bits in numpy
@@ -216,16 +212,12 @@ class _Writer:
         plan = self.plan
         ext = [plan.names[k] for k in plan.ext_keys]
         out = [f"{', '.join(ext)}, = _ext  # the Values read by reference"] if ext else []
-        covered: set[int] = set()
-        for k in plan.ops:
-            op, a, b, _, _ = plan.ops[k]
+        for k, (op, _, _, _, _) in plan.ops.items():
             what = op.name if isinstance(op, Op) else op
             out.append(f"{plan.names[k]} = {self.forward(k)}  # {what}")
-            if any(op is t for t in _TRANSPARENT):
-                covered.update((a,) if b is None else (a, b))
         for i, guard in enumerate(plan.guards):
             out.append(f"_guard(_bad, {translate(plan.describe_guard(i))}, {guard[4]})  # guard {i}")
-        checked = [plan.names[k] for k in plan.ops if k not in covered or k == plan.root]
+        checked = [plan.names[k] for k in plan.ops if k not in plan.covered or k == plan.root]
         if checked:
             out.append(f"_finite(_bad, {_sum(checked)})  # every value eager mode computes is finite")
         return out + self.backward()
@@ -245,11 +237,7 @@ class _Writer:
                     self.grad[x] = f"{plan.names[x]}_g"
                     out.append(f"{self.grad[x]} = {term}")
         ext = set(plan.ext_keys)  # their gradients are checked as they are summed (`Vectorised.run`)
-        leaves = [
-            self.grad[k]
-            for k in plan.in_graph
-            if k in self.grad and k not in ext and (plan.kinds[k] != NODE or not plan.ops[k][4])
-        ]
+        leaves = [self.grad[k] for k in plan.graph_leaves if k in self.grad and k not in ext]
         if leaves:
             out.append(f"_finite(_bad, {_sum(leaves)})  # every gradient eager mode checks is finite")
         grads = "".join(f"{self.grad.get(k, '0.0')}, " for k in plan.ext_keys)
