@@ -31,7 +31,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from autograd.files import atomic_write_text
 
-from .module import Module, _check_path, _no_duplicates, _reject_constant
+from .module import Module, _check_path, _read_json
 from .optim import Optimizer, _a, _count, _Schedule
 
 FORMAT = "chainrule-checkpoint"
@@ -166,14 +166,7 @@ def load_checkpoint(
 
 def _read(p: str, place: str) -> dict[str, Any]:
     """Parse the file and check its header (format, version, exactly the expected keys)."""
-    with open(p, "rb") as f:
-        raw = f.read()
-    try:
-        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError is a ValueError
-        raise ValueError(f"{place} is not a valid checkpoint file: {e}") from None
-    except RecursionError:
-        raise ValueError(f"{place} is not a valid checkpoint file: it is nested too deeply") from None
+    doc = _read_json(p, f"{place} is not a valid checkpoint file")
     if not isinstance(doc, dict):
         raise ValueError(f"{place} is not a checkpoint (top level is {type(doc).__name__}, not an object)")
     if set(doc) != set(_KEYS):

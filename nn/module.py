@@ -453,6 +453,19 @@ def _check_path(path: object, where: str) -> str:
     return p
 
 
+def _read_json(p: str, invalid: str) -> Any:
+    """The JSON document in file `p`, read strictly (no NaN or Infinity, no key twice); a ValueError
+    starting with `invalid` (what the file is not) when it cannot be read so."""
+    with open(p, "rb") as f:
+        raw = f.read()
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{invalid}: {e}") from None
+    except RecursionError:  # json's decoder recurses once per level of [ or {
+        raise ValueError(f"{invalid}: it is nested too deeply") from None
+
+
 def _reject_constant(name: str) -> float:
     raise ValueError(f"non-finite number {name} is not allowed")
 
@@ -475,14 +488,7 @@ def _read_model_file(
     the caller compares it with the model's own `config()`.
     """
     p = _check_path(path, where)
-    with open(p, "rb") as f:
-        raw = f.read()
-    try:
-        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError is a ValueError
-        raise ValueError(f"{where}: {p!r} is not a valid model file: {e}") from None
-    except RecursionError:  # json's decoder recurses once per level of [ or {
-        raise ValueError(f"{where}: {p!r} is not a valid model file: it is nested too deeply") from None
+    doc = _read_json(p, f"{where}: {p!r} is not a valid model file")
     if not isinstance(doc, dict):
         raise ValueError(f"{where}: {p!r} is not a model file (top level is {type(doc).__name__}, not an object)")  # noqa: TRY004 (a bad file is a ValueError)
     expected = {"format", "version", "model", "state_dict"}
