@@ -75,6 +75,20 @@ def hinge_loss(scores: Sequence[Any], labels: Sequence[float], relu: Callable[[A
     return sum(relu(1 + -y * s) for y, s in zip(labels, scores, strict=True)) * (1.0 / len(scores))
 
 
+def moons_rows(xs: Sequence[Sequence[float]], ys: Sequence[float]) -> list[tuple[float, float, float]]:
+    """The points as `.batch` rows: (x0, x1, label)."""
+    return [(float(a), float(b), float(y)) for (a, b), y in zip(xs, ys, strict=True)]
+
+
+def point_hinge(model: Any) -> Callable[[Any, Any, Any], Any]:
+    """One point's hinge loss max(0, 1 - y s) on `model`, as a function of a `moons_rows` row."""
+
+    def loss(x0: Any, x1: Any, y: Any) -> Any:
+        return (1 + -y * model([x0, x1])[0]).relu()
+
+    return loss
+
+
 def l2_penalty(params: Sequence[Any]) -> Any:
     return sum(p * p for p in params)
 

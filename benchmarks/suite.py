@@ -629,14 +629,14 @@ class Runner:
         None with the reason put in the table."""
         eager = self.engines.get("eager") or make_engines(["eager"])["eager"]
         task = models.make_task(eager, xs, ys, MOONS_LAYERS, "moons")
-        model, params = task.model, task.params
-        rows = [(float(a), float(b), float(y)) for (a, b), y in zip(xs, ys, strict=True)]
+        params = task.params
+        rows = models.moons_rows(xs, ys)
         loss = task.loss()
         loss.backward()
         want_out, want = loss.data, [p.grad for p in params]
         del loss
         eager.zero_grad(params)
-        hinge = self.compile(lambda x0, x1, y: (1 + -y * model([x0, x1])[0]).relu(), *rows[0])  # type: ignore[misc]
+        hinge = self.compile(models.point_hinge(task.model), *rows[0])  # type: ignore[misc]
         penalty = self.compile(lambda: models.L2_ALPHA * models.l2_penalty(params))  # type: ignore[misc]
         if not hasattr(hinge, "batch"):
             self.put("moons.step_batch", "compiled", Cell(None, "this compile has no .batch"))
@@ -780,13 +780,10 @@ class Runner:
             self.put("batch.rows", "compiled", Cell(None, self.compile_reason))
             return
         xs, ys, _ = models.load_moons(self.cfg.batch_rows)
-        rows = [(float(a), float(b), float(y)) for (a, b), y in zip(xs, ys, strict=True)]
+        rows = models.moons_rows(xs, ys)
         eager = self.engines.get("eager") or make_engines(["eager"])["eager"]
         task = models.make_task(eager, xs[:1], ys[:1], MOONS_LAYERS, "moons")
-        model = task.model
-
-        def row_loss(x0: Any, x1: Any, y: Any) -> Any:
-            return (1 + -y * model([x0, x1])[0]).relu()  # one point's hinge loss
+        row_loss = models.point_hinge(task.model)
 
         self.notes.append(f"batch: one moons point's hinge loss per row, {len(rows):,} rows per .batch call")
         why = ""
